@@ -1,0 +1,61 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layers (each imports only the ones below it); see docs/architecture.md.
+//   executables → AlarmRuntime → HAL backends (hal/) → HAL protocols → AlarmCodecs → AlarmCore
+let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+
+let package = Package(
+    name: "StalkingAlarm",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "alarmd", targets: ["alarmd"]),
+        .executable(name: "alarmctl", targets: ["alarmctl"]),
+        .executable(name: "alarm-centre", targets: ["alarm-centre"]),
+        .executable(name: "alarm-sim", targets: ["alarm-sim"]),
+        .executable(name: "alarm-bench", targets: ["alarm-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        // Pure: no I/O, no clock, no Foundation.
+        .target(name: "AlarmCore", swiftSettings: strict),
+        .target(name: "AlarmCodecs", dependencies: ["AlarmCore"], swiftSettings: strict),
+
+        // Hardware boundary.
+        .target(name: "PosixIO", path: "hal/PosixIO", swiftSettings: strict),
+        .target(name: "HAL", dependencies: ["AlarmCore"], path: "hal/HAL", swiftSettings: strict),
+        .target(name: "SimBackends", dependencies: ["HAL", "AlarmCore"], path: "hal/SimBackends", swiftSettings: strict),
+        .target(name: "LinuxBackends", dependencies: ["HAL", "AlarmCore", "AlarmCodecs", "PosixIO"],
+                path: "hal/LinuxBackends", swiftSettings: strict),
+
+        .target(name: "AlarmRuntime",
+                dependencies: ["AlarmCore", "AlarmCodecs", "HAL", "SimBackends", "LinuxBackends", "PosixIO",
+                               .product(name: "Logging", package: "swift-log")],
+                swiftSettings: strict),
+        .target(name: "SimCentre", dependencies: ["AlarmCodecs", "PosixIO"], swiftSettings: strict),
+
+        .executableTarget(name: "alarmd", dependencies: [
+            "AlarmRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        .executableTarget(name: "alarmctl", dependencies: [
+            "AlarmRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
+        .executableTarget(name: "alarm-centre", dependencies: [
+            "SimCentre", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
+        .executableTarget(name: "alarm-sim", dependencies: [
+            "AlarmRuntime", "PosixIO", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict),
+        .executableTarget(name: "alarm-bench", dependencies: [
+            "AlarmRuntime", "AlarmCore", "SimBackends",
+            .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
+
+        .testTarget(name: "AlarmCoreTests", dependencies: ["AlarmCore"]),
+        .testTarget(name: "AlarmCodecsTests", dependencies: ["AlarmCodecs", "AlarmCore"]),
+        .testTarget(name: "PosixIOTests", dependencies: ["PosixIO"]),
+        .testTarget(name: "AlarmRuntimeTests", dependencies: [
+            "AlarmRuntime", "AlarmCore", "HAL", "SimBackends", "LinuxBackends", "SimCentre", "PosixIO"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,137 @@
+/// The alarm policy as a pure function: `step(state, event) -> (state, effects)`.
+/// No I/O, no clock: time arrives in events, timeouts are `.timer` events.
+public struct AlarmMachine: Sendable {
+    public let settings: AlarmSettings
+
+    public init(settings: AlarmSettings) { self.settings = settings }
+
+    public func step(_ state: AlarmState, _ event: Event) -> (AlarmState, [Effect]) {
+        var transition = Transition(settings: settings, state: state, now: event.at)
+        transition.handle(event.input)
+        return (transition.state, transition.effects)
+    }
+}
+
+/// One step in progress: the state being changed and the effects decided so far.
+struct Transition {
+    let settings: AlarmSettings
+    var state: AlarmState
+    let now: Instant
+    var effects: [Effect] = []
+
+    init(settings: AlarmSettings, state: AlarmState, now: Instant) {
+        self.settings = settings
+        self.state = state
+        self.now = now
+    }
+
+    mutating func handle(_ input: Input) {
+        switch input {
+        case .button(let edge): button(edge)
+        case .timer(let timer): timerFired(timer)
+        case .fix(let fix): fixReceived(fix)
+        case .fixLost: break  // the last fix ages on its own; nothing to decide now
+        case .network(let status): networkChanged(status)
+        case .call(let id, let progress): callProgressed(id, progress)
+        case .incomingCall(let id, let caller): incomingCall(id, caller: caller)
+        case .report(let sequence, let outcome): reportOutcome(sequence, outcome)
+        case .sms(let sequence, let accepted): smsOutcome(sequence, accepted: accepted)
+        case .centre(let command): centreCommand(command)
+        case .power(let status): state.power = status
+        }
+    }
+
+    // MARK: Alarm state access
+
+    var alarm: ActiveAlarm? {
+        get { state.activeAlarm }
+        set {
+            if let newValue { state.mode = .alarm(newValue) }
+        }
+    }
+
+    var callbackWindowOpen: Bool {
+        switch state.mode {
+        case .idle: false
+        case .alarm: true
+        case .afterAlarm(let until): now < until
+        }
+    }
+
+    mutating func timerFired(_ timer: TimerID) {
+        switch timer {
+        case .triggerHold: holdElapsed()
+        case .cancelGestureWindow: state.button.shortPresses.removeAll()
+        case .callSetup: callSetupTimedOut()
+        case .redial: redialDue()
+        case .emergencyFallback: emergencyFallbackDue()
+        case .reportAck(let sequence): reportTimedOut(sequence)
+        case .reportRetry(let sequence): resend(sequence)
+        case .trackingTick: trackingTick()
+        case .trackingEnd: endAlarm(.trackingExpired)
+        case .callbackWindowEnd:
+            if case .afterAlarm = state.mode { state.mode = .idle }
+        }
+    }
+
+    mutating func centreCommand(_ command: CentreCommand) {
+        switch command {
+        case .endAlarm: endAlarm(.centreEnded)
+        }
+    }
+
+    // MARK: Raising and ending
+
+    mutating func raiseAlarm() {
+        guard state.activeAlarm == nil else {
+            effects.append(.announce(.triggerIgnored))
+            return
+        }
+        state.alarmsRaised += 1
+        state.mode = .alarm(ActiveAlarm(number: state.alarmsRaised, startedAt: now))
+        state.button.shortPresses.removeAll()
+        effects.append(.announce(.alarmRaised(alarmNumber: state.alarmsRaised)))
+        effects.append(.indicate(.alarmRaised))
+        // Call and report go out together; neither waits for a position.
+        if state.call == nil {
+            dialNext()
+        } else if let call = state.call, !call.connected {
+            // An incoming call is still being set up; the dial cycle resumes when it ends.
+        }
+        queueReport(.alarm)
+        effects.append(.setPositionRate(.alarm))
+        effects.append(.captureAudio(true))
+        effects.append(.startTimer(.trackingTick, after: settings.trackingInterval))
+        effects.append(.startTimer(.trackingEnd, after: settings.trackingDuration))
+        armEmergencyFallbackIfUnregistered()
+    }
+
+    mutating func endAlarm(_ reason: AlarmEndReason) {
+        guard state.activeAlarm != nil else { return }
+        // Positions of an ended alarm are history; what must arrive (alarm, cancel, end) stays queued.
+        dropSupersededUpdates()
+        if reason == .trackingExpired { queueReport(.trackingEnded) }
+        state.mode = .afterAlarm(callbackUntil: now + settings.callbackWindow)
+        for timer: TimerID in [.trackingTick, .trackingEnd, .redial, .emergencyFallback, .cancelGestureWindow] {
+            effects.append(.cancelTimer(timer))
+        }
+        if let call = state.call, !call.connected {
+            // An attempt still ringing is abandoned: nobody is waiting for it any more.
+            effects.append(.cancelTimer(.callSetup))
+            effects.append(.hangUp(call.id))
+            state.call = nil
+        }
+        effects.append(.setPositionRate(.idle))
+        effects.append(.captureAudio(false))
+        effects.append(.startTimer(.callbackWindowEnd, after: settings.callbackWindow))
+        effects.append(.announce(.alarmEnded(reason)))
+    }
+
+    mutating func markDelivered(_ path: DeliveryPath) {
+        guard var alarm, !alarm.delivered else { return }
+        alarm.delivered = true
+        self.alarm = alarm
+        effects.append(.indicate(.delivered))
+        effects.append(.announce(.delivered(path)))
+    }
+}

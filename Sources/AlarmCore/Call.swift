@@ -1,0 +1,37 @@
+/// Identifies one voice call. Outgoing ids are chosen by the core, so it can tell
+/// a late event of an abandoned attempt from one of the current call; incoming ids
+/// are chosen by the modem backend.
+public enum CallID: Sendable, Hashable, Codable, CustomStringConvertible {
+    case outgoing(Int)
+    case incoming(Int)
+
+    public var description: String {
+        switch self {
+        case .outgoing(let n): "out#\(n)"
+        case .incoming(let n): "in#\(n)"
+        }
+    }
+}
+
+/// Why a call ended, as far as the modem can tell (3GPP release cause via +CEER, or the final result).
+public enum CallEndReason: Sendable, Hashable, Codable {
+    /// The far end hung up a connected call (cause 16). For the centre this means "we are done listening".
+    case normalClearing
+    case busy
+    case noAnswer
+    case noCarrier
+    /// The modem refused the dial (no network, no SIM, +CME ERROR …).
+    case dialFailed(FaultKind)
+    /// The radio link or network dropped the call.
+    case networkFailure
+    /// We hung up ourselves.
+    case localHangUp
+    case unknown
+}
+
+public enum CallProgress: Sendable, Hashable, Codable {
+    case dialing
+    case alerting
+    case connected
+    case ended(CallEndReason)
+}

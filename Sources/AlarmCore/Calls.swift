@@ -1,0 +1,189 @@
+extension Transition {
+    /// Places the next attempt of the dial cycle, unless a call exists or the centre is done with us.
+    mutating func dialNext() {
+        guard var alarm, state.call == nil, !alarm.centreHungUp else { return }
+        let emergency = emergencyFallbackApplies || settings.centreNumbers.isEmpty
+        let number = emergency
+            ? settings.emergencyNumber
+            : settings.centreNumbers[alarm.nextNumberIndex % settings.centreNumbers.count]
+        let id = CallID.outgoing(state.nextOutgoingCall)
+        state.nextOutgoingCall += 1
+        state.call = CallState(id: id, number: number, connected: false, emergency: emergency)
+        state.counters.callsPlaced += 1
+        alarm.waitingToRedial = false
+        let firstEmergencyCall = emergency && !alarm.emergencyFallbackReported
+        if firstEmergencyCall { alarm.emergencyFallbackReported = true }
+        self.alarm = alarm
+        effects.append(.cancelTimer(.redial))
+        effects.append(.dial(id, number: number))
+        effects.append(.startTimer(.callSetup, after: settings.callSetupTimeout))
+        if firstEmergencyCall {
+            effects.append(.announce(.emergencyFallback(number: number)))
+            queueReport(.emergencyCallPlaced)
+        }
+    }
+
+    /// No registration for long enough, and the modem can still reach emergency services.
+    var emergencyFallbackApplies: Bool {
+        let network = state.network
+        guard !network.status.registration.isRegistered, network.status.emergencyCallsPossible,
+              let since = network.unregisteredSince else { return false }
+        return now - since >= settings.emergencyFallbackAfter
+    }
+
+    mutating func callProgressed(_ id: CallID, _ progress: CallProgress) {
+        guard var call = state.call, call.id == id else { return }  // a late event of an abandoned call
+        switch progress {
+        case .dialing, .alerting:
+            break
+        case .connected:
+            guard !call.connected else { return }
+            call.connected = true
+            state.call = call
+            state.counters.callsConnected += 1
+            effects.append(.cancelTimer(.callSetup))
+            guard var alarm else { return }
+            alarm.consecutiveFailures = 0
+            alarm.waitingToRedial = false
+            self.alarm = alarm
+            effects.append(.cancelTimer(.redial))
+            markDelivered(.call)
+        case .ended(let reason):
+            state.call = nil
+            effects.append(.cancelTimer(.callSetup))
+            guard var alarm else { return }  // outside an alarm nothing is redialled
+            if call.connected {
+                if reason == .normalClearing {
+                    alarm.centreHungUp = true
+                    self.alarm = alarm
+                    effects.append(.announce(.centreHungUp))
+                } else {
+                    // Dropped (or ended for a reason we cannot read): the centre still wants to listen.
+                    dialNext()
+                }
+            } else {
+                attemptFailed(call)
+            }
+        }
+    }
+
+    mutating func attemptFailed(_ call: CallState) {
+        guard var alarm else { return }
+        alarm.consecutiveFailures += 1
+        if !call.emergency, case .outgoing = call.id, !settings.centreNumbers.isEmpty {
+            alarm.nextNumberIndex = (alarm.nextNumberIndex + 1) % settings.centreNumbers.count
+        }
+        alarm.waitingToRedial = true
+        self.alarm = alarm
+        effects.append(.startTimer(.redial, after: redialDelay(afterFailures: alarm.consecutiveFailures)))
+    }
+
+    /// Each number of a cycle is tried after the initial delay; every full cycle doubles it, up to the maximum.
+    func redialDelay(afterFailures failures: Int) -> Duration {
+        let cycle = (failures - 1) / max(settings.centreNumbers.count, 1)
+        return backoff(initial: settings.redialInitialDelay, maximum: settings.redialMaxDelay, step: cycle)
+    }
+
+    mutating func callSetupTimedOut() {
+        guard let call = state.call, !call.connected else { return }
+        state.call = nil
+        effects.append(.hangUp(call.id))
+        attemptFailed(call)
+    }
+
+    mutating func redialDue() {
+        guard let alarm, alarm.waitingToRedial, state.call == nil else { return }
+        dialNext()
+    }
+
+    mutating func emergencyFallbackDue() {
+        guard let alarm, alarm.waitingToRedial, state.call == nil, emergencyFallbackApplies else { return }
+        dialNext()
+    }
+
+    mutating func networkChanged(_ status: NetworkStatus) {
+        let fallbackApplied = emergencyFallbackApplies
+        let wasRegistered = state.network.status.registration.isRegistered
+        state.network.status = status
+        if status.registration.isRegistered {
+            state.network.unregisteredSince = nil
+            guard let alarm else { return }
+            effects.append(.cancelTimer(.emergencyFallback))
+            if !wasRegistered, alarm.waitingToRedial, state.call == nil {
+                // Service is back: do not sit out the backoff.
+                var fresh = alarm
+                fresh.consecutiveFailures = 0
+                self.alarm = fresh
+                dialNext()
+            }
+        } else {
+            if state.network.unregisteredSince == nil {
+                state.network.unregisteredSince = now
+                armEmergencyFallbackIfUnregistered()
+            }
+            if !fallbackApplied, emergencyFallbackApplies { emergencyFallbackDue() }
+        }
+    }
+
+    mutating func armEmergencyFallbackIfUnregistered() {
+        guard state.activeAlarm != nil, let since = state.network.unregisteredSince else { return }
+        let elapsed = now - since
+        let remaining = elapsed >= settings.emergencyFallbackAfter ? Duration.zero : settings.emergencyFallbackAfter - elapsed
+        effects.append(.startTimer(.emergencyFallback, after: remaining))
+    }
+
+    mutating func incomingCall(_ id: CallID, caller: String?) {
+        if state.call != nil {
+            // Never disturb the call in progress; the waiting caller gets rejected.
+            rejectCall(id, caller: caller)
+            return
+        }
+        guard callbackWindowOpen, let caller, isCentre(caller) else {
+            // Outside the window nobody is auto-answered: caller ID is easy to spoof.
+            rejectCall(id, caller: caller)
+            return
+        }
+        state.call = CallState(id: id, number: caller, connected: false, emergency: false)
+        if var alarm {
+            alarm.waitingToRedial = false
+            self.alarm = alarm
+            effects.append(.cancelTimer(.redial))
+        }
+        effects.append(.answer(id))
+        effects.append(.startTimer(.callSetup, after: settings.callSetupTimeout))
+        effects.append(.announce(.callbackAnswered(caller: caller)))
+    }
+
+    mutating func rejectCall(_ id: CallID, caller: String?) {
+        state.counters.callsRejected += 1
+        effects.append(.reject(id))
+        effects.append(.announce(.callerRejected(caller: caller)))
+    }
+
+    func isCentre(_ caller: String) -> Bool {
+        let normalized = PhoneNumber.normalize(caller)
+        guard !normalized.isEmpty else { return false }
+        return (settings.centreNumbers + settings.callbackNumbers).contains { PhoneNumber.normalize($0) == normalized }
+    }
+}
+
+func backoff(initial: Duration, maximum: Duration, step: Int) -> Duration {
+    var delay = initial
+    for _ in 0..<max(step, 0) {
+        delay = delay * 2
+        if delay >= maximum { return maximum }
+    }
+    return min(delay, maximum)
+}
+
+public enum PhoneNumber {
+    /// Digits and a leading "+" only; "00" international prefix written as "+". Numbers are compared
+    /// exactly after this: a board lists its centre numbers in the form the network presents them.
+    public static func normalize(_ number: String) -> String {
+        var digits = String(number.filter { $0.isASCII && ($0.isNumber || $0 == "+") })
+        if digits.hasPrefix("00") { digits = "+" + digits.dropFirst(2) }
+        let plus = digits.hasPrefix("+")
+        let body = digits.filter { $0 != "+" }
+        return plus ? "+" + body : body
+    }
+}

@@ -1,0 +1,54 @@
+/// Haptic patterns. There is deliberately no sound and no light here: the alarm is silent.
+public enum Indication: String, Sendable, Hashable, Codable {
+    /// The alarm was raised; nothing is delivered yet.
+    case alarmRaised = "alarm-raised"
+    /// A report was acknowledged, an SMS accepted or the centre's call connected.
+    case delivered
+}
+
+public enum PositionRate: String, Sendable, Hashable, Codable {
+    /// Receiver kept warm at a low rate so a press finds a fresh fix.
+    case idle
+    case alarm
+}
+
+public enum DeliveryPath: String, Sendable, Hashable, Codable {
+    case report
+    case sms
+    case call
+}
+
+public enum AlarmEndReason: String, Sendable, Hashable, Codable {
+    case centreEnded = "centre-ended"
+    case trackingExpired = "tracking-expired"
+}
+
+/// Decisions worth a line in the timeline and the log; they change nothing by themselves.
+public enum Milestone: Sendable, Hashable, Codable {
+    case alarmRaised(alarmNumber: Int)
+    case delivered(DeliveryPath)
+    case emergencyFallback(number: String)
+    case cancelRequested
+    case callerRejected(caller: String?)
+    case callbackAnswered(caller: String)
+    case centreHungUp
+    case alarmEnded(AlarmEndReason)
+    case triggerIgnored
+}
+
+/// What the runtime is asked to do. Effects are executed in order, without waiting for results:
+/// results come back as events.
+public enum Effect: Sendable, Hashable {
+    case startTimer(TimerID, after: Duration)
+    case cancelTimer(TimerID)
+    case dial(CallID, number: String)
+    case hangUp(CallID)
+    case answer(CallID)
+    case reject(CallID)
+    case sendReport(Report)
+    case sendSMS(to: String, Report)
+    case indicate(Indication)
+    case setPositionRate(PositionRate)
+    case captureAudio(Bool)
+    case announce(Milestone)
+}

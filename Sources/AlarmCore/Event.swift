@@ -1,0 +1,65 @@
+public enum ButtonEdge: String, Sendable, Hashable, Codable {
+    case pressed
+    case released
+}
+
+/// Commands from the receiving centre, already authenticated by the link that carried them.
+public enum CentreCommand: String, Sendable, Hashable, Codable {
+    case endAlarm = "end-alarm"
+}
+
+/// Everything the core can be told. Each comes with the instant it happened.
+public enum Input: Sendable, Hashable {
+    case button(ButtonEdge)
+    case timer(TimerID)
+    case fix(Fix)
+    /// The position source lost its fix or its receiver.
+    case fixLost
+    case network(NetworkStatus)
+    case call(CallID, CallProgress)
+    /// `caller` is nil when withheld.
+    case incomingCall(CallID, caller: String?)
+    case report(sequence: Int, ReportOutcome)
+    /// The network accepted (or refused) a fallback SMS carrying report `sequence`.
+    case sms(sequence: Int, accepted: Bool)
+    case centre(CentreCommand)
+    case power(PowerStatus)
+}
+
+public struct Event: Sendable, Hashable {
+    public var at: Instant
+    public var input: Input
+    public init(_ input: Input, at: Instant) {
+        self.at = at
+        self.input = input
+    }
+}
+
+/// The core's timers. Starting a timer that is already running restarts it.
+public enum TimerID: Sendable, Hashable, Codable, CustomStringConvertible {
+    case triggerHold
+    case cancelGestureWindow
+    case callSetup
+    case redial
+    case emergencyFallback
+    case reportAck(Int)
+    case reportRetry(Int)
+    case trackingTick
+    case trackingEnd
+    case callbackWindowEnd
+
+    public var description: String {
+        switch self {
+        case .triggerHold: "trigger-hold"
+        case .cancelGestureWindow: "cancel-gesture-window"
+        case .callSetup: "call-setup"
+        case .redial: "redial"
+        case .emergencyFallback: "emergency-fallback"
+        case .reportAck(let s): "report-ack(\(s))"
+        case .reportRetry(let s): "report-retry(\(s))"
+        case .trackingTick: "tracking-tick"
+        case .trackingEnd: "tracking-end"
+        case .callbackWindowEnd: "callback-window-end"
+        }
+    }
+}

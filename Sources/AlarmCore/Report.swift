@@ -1,0 +1,52 @@
+/// What a report tells the centre.
+public enum ReportKind: String, Sendable, Hashable, Codable {
+    /// The alarm itself: the first report of an alarm.
+    case alarm
+    case positionUpdate = "position-update"
+    /// The wearer made the cancel gesture. Reported, never acted on by the device alone:
+    /// a cancel may be made under duress.
+    case cancelRequested = "cancel-requested"
+    /// No registration for too long: the device dialled the emergency number instead of the centre.
+    case emergencyCallPlaced = "emergency-call-placed"
+    /// The tracking window ran out.
+    case trackingEnded = "tracking-ended"
+}
+
+/// One report to the receiving centre. Resends carry the same sequence number so the centre
+/// can drop duplicates.
+public struct Report: Sendable, Hashable, Codable {
+    /// 1...9999, wraps to 1 (as SIA DC-09 sequences do).
+    public var sequence: Int
+    public var kind: ReportKind
+    /// Which alarm this report belongs to (a per-device counter).
+    public var alarmNumber: Int
+    /// The best position at the moment of the decision, nil when none is known.
+    public var position: Fix?
+    /// Age of `position` when the report was decided.
+    public var positionAge: Duration?
+    /// Up to two earlier reported positions, newest first, so the centre sees the direction of travel.
+    public var previousPositions: [Fix]
+    public var cell: CellInfo?
+
+    public init(sequence: Int, kind: ReportKind, alarmNumber: Int, position: Fix?, positionAge: Duration?,
+                previousPositions: [Fix], cell: CellInfo?) {
+        self.sequence = sequence
+        self.kind = kind
+        self.alarmNumber = alarmNumber
+        self.position = position
+        self.positionAge = positionAge
+        self.previousPositions = previousPositions
+        self.cell = cell
+    }
+
+    /// Position updates are superseded by newer ones; everything else must arrive.
+    public var isSupersededByNewerUpdate: Bool { kind == .positionUpdate }
+}
+
+public enum ReportOutcome: Sendable, Hashable, Codable {
+    case acknowledged
+    /// The centre refused this frame (NAK); resent with backoff.
+    case rejected
+    /// The link could not carry it (no data path, connection refused …).
+    case failed(FaultKind)
+}

@@ -1,0 +1,102 @@
+extension Transition {
+    /// The best position now: a fresh GNSS fix, else the last known fix with its age.
+    /// The serving cell travels in every report beside it.
+    func bestPosition() -> (fix: Fix, age: Duration, fresh: Bool)? {
+        guard let last = state.lastFix else { return nil }
+        let age = now - last.receivedAt
+        var fix = last.fix
+        let fresh = fix.source == .gnss && age <= settings.fixFreshness
+            && fix.horizontalAccuracy <= settings.fixAccuracyLimit
+        if fix.source == .gnss && !fresh { fix.source = .lastKnown }
+        return (fix, age, fresh)
+    }
+
+    mutating func queueReport(_ kind: ReportKind) {
+        let sequence = state.nextSequence
+        state.nextSequence = sequence >= 9999 ? 1 : sequence + 1
+        let best = bestPosition()
+        var previous: [Fix] = []
+        if var alarm = state.activeAlarm {
+            previous = alarm.previousReported
+            if let best {
+                if let last = alarm.lastReported, last != best.fix {
+                    previous = Array(([last] + previous).prefix(2))
+                }
+                alarm.previousReported = previous
+                alarm.lastReported = best.fix
+                alarm.lastReportedFresh = best.fresh
+                self.alarm = alarm
+            }
+        }
+        let report = Report(sequence: sequence, kind: kind, alarmNumber: state.activeAlarm?.number ?? state.alarmsRaised,
+                            position: best?.fix, positionAge: best?.age,
+                            previousPositions: previous, cell: state.network.status.cell)
+        if kind == .positionUpdate { dropSupersededUpdates() }
+        state.outbox[sequence] = PendingReport(report: report, attempts: 1)
+        state.counters.reportsSent += 1
+        effects.append(.sendReport(report))
+        effects.append(.startTimer(.reportAck(sequence), after: settings.reportAckTimeout))
+    }
+
+    /// A newer position makes an unacknowledged older update worthless; resending it would only delay the new one.
+    mutating func dropSupersededUpdates() {
+        for (sequence, pending) in state.outbox where pending.report.isSupersededByNewerUpdate {
+            state.outbox[sequence] = nil
+            effects.append(.cancelTimer(.reportAck(sequence)))
+            effects.append(.cancelTimer(.reportRetry(sequence)))
+        }
+    }
+
+    mutating func reportOutcome(_ sequence: Int, _ outcome: ReportOutcome) {
+        guard let pending = state.outbox[sequence] else { return }  // a duplicate or late answer
+        switch outcome {
+        case .acknowledged:
+            state.outbox[sequence] = nil
+            state.counters.reportsAcknowledged += 1
+            effects.append(.cancelTimer(.reportAck(sequence)))
+            effects.append(.cancelTimer(.reportRetry(sequence)))
+            if let alarm, alarm.number == pending.report.alarmNumber { markDelivered(.report) }
+        case .rejected, .failed:
+            effects.append(.cancelTimer(.reportAck(sequence)))
+            scheduleRetry(sequence)
+        }
+    }
+
+    mutating func reportTimedOut(_ sequence: Int) {
+        guard state.outbox[sequence] != nil else { return }
+        scheduleRetry(sequence)
+    }
+
+    mutating func scheduleRetry(_ sequence: Int) {
+        guard var pending = state.outbox[sequence] else { return }
+        let delay = backoff(initial: settings.reportRetryInitialDelay, maximum: settings.reportRetryMaxDelay,
+                            step: pending.attempts - 1)
+        effects.append(.startTimer(.reportRetry(sequence), after: delay))
+        if let number = settings.smsFallbackNumber, !pending.smsSent,
+           pending.report.kind != .positionUpdate, pending.attempts >= settings.smsFallbackAfterAttempts {
+            pending.smsSent = true
+            state.outbox[sequence] = pending
+            effects.append(.sendSMS(to: number, pending.report))
+        }
+    }
+
+    mutating func resend(_ sequence: Int) {
+        guard var pending = state.outbox[sequence] else { return }
+        pending.attempts += 1
+        state.outbox[sequence] = pending
+        state.counters.reportResends += 1
+        effects.append(.sendReport(pending.report))
+        effects.append(.startTimer(.reportAck(sequence), after: settings.reportAckTimeout))
+    }
+
+    mutating func smsOutcome(_ sequence: Int, accepted: Bool) {
+        guard var pending = state.outbox[sequence] else { return }
+        if accepted {
+            // The IP report stays in the outbox: the centre's system still needs it.
+            if let alarm, alarm.number == pending.report.alarmNumber { markDelivered(.sms) }
+        } else {
+            pending.smsSent = false
+            state.outbox[sequence] = pending
+        }
+    }
+}

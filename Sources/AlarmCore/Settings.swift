@@ -1,0 +1,49 @@
+/// Everything the alarm policy lets a board choose. Defaults are the product's defaults.
+public struct AlarmSettings: Sendable, Hashable, Codable {
+    /// How long the button must be held to raise an alarm.
+    public var triggerHold: Duration = .seconds(2)
+    /// Centre numbers, tried in order, cycling.
+    public var centreNumbers: [String] = []
+    /// Numbers whose incoming calls are answered inside the callback window, besides the centre numbers.
+    public var callbackNumbers: [String] = []
+    public var emergencyNumber: String = "112"
+    /// Without registration for this long (and with limited service), dial the emergency number.
+    public var emergencyFallbackAfter: Duration = .seconds(60)
+    /// No call progress from the modem for this long: give the attempt up as unanswered.
+    public var callSetupTimeout: Duration = .seconds(60)
+    public var redialInitialDelay: Duration = .seconds(2)
+    public var redialMaxDelay: Duration = .seconds(30)
+
+    public var reportAckTimeout: Duration = .seconds(10)
+    public var reportRetryInitialDelay: Duration = .seconds(1)
+    public var reportRetryMaxDelay: Duration = .seconds(30)
+    /// Where the SMS fallback goes; nil keeps it off (the reporting issue brings the SMS format).
+    public var smsFallbackNumber: String? = nil
+    /// An alarm report still unacknowledged after this many attempts also goes by SMS.
+    public var smsFallbackAfterAttempts: Int = 3
+
+    public var trackingInterval: Duration = .seconds(10)
+    public var trackingDuration: Duration = .seconds(3600)
+    /// After an alarm, the centre's calls are answered for this long.
+    public var callbackWindow: Duration = .seconds(1800)
+
+    /// A fix younger than this counts as fresh.
+    public var fixFreshness: Duration = .seconds(5)
+    /// A fix less accurate than this (metres) is not called fresh.
+    public var fixAccuracyLimit: Double = 100
+
+    /// Off unless a board enables it.
+    public var cancelGesture: CancelGesture? = nil
+
+    public init() {}
+}
+
+/// Several short presses within a window during an alarm.
+public struct CancelGesture: Sendable, Hashable, Codable {
+    public var presses: Int
+    public var within: Duration
+    public init(presses: Int, within: Duration) {
+        self.presses = presses
+        self.within = within
+    }
+}

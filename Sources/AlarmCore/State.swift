@@ -1,0 +1,97 @@
+/// The whole memory of the alarm logic. A plain value: copy it, compare it, journal it.
+public struct AlarmState: Sendable, Hashable {
+    public enum Mode: Sendable, Hashable {
+        case idle
+        case alarm(ActiveAlarm)
+        /// The alarm is over, but the centre's calls are still answered until `callbackUntil`.
+        case afterAlarm(callbackUntil: Instant)
+    }
+
+    public var mode: Mode = .idle
+    public var button = ButtonState()
+    public var network = NetworkState()
+    public var lastFix: ReceivedFix?
+    public var power: PowerStatus?
+    public var call: CallState?
+    /// Reports not yet acknowledged, by sequence. They outlive the alarm that made them.
+    public var outbox: [Int: PendingReport] = [:]
+    public var nextSequence = 1
+    public var nextOutgoingCall = 1
+    public var alarmsRaised = 0
+    public var counters = Counters()
+
+    public init() {}
+
+    public var activeAlarm: ActiveAlarm? {
+        if case .alarm(let alarm) = mode { return alarm }
+        return nil
+    }
+}
+
+public struct ButtonState: Sendable, Hashable {
+    public var pressedAt: Instant?
+    /// The current press already raised an alarm (so its release must not raise another).
+    public var currentPressTriggered = false
+    /// Short presses during an alarm, for the cancel gesture.
+    public var shortPresses: [Instant] = []
+}
+
+public struct NetworkState: Sendable, Hashable {
+    public var status = NetworkStatus.unknown
+    /// Since when the modem has had no registration; nil while registered.
+    public var unregisteredSince: Instant? = .origin
+}
+
+public struct ReceivedFix: Sendable, Hashable {
+    public var fix: Fix
+    /// When the device received it, on the monotonic timeline (ages are measured from this).
+    public var receivedAt: Instant
+}
+
+public struct CallState: Sendable, Hashable {
+    public var id: CallID
+    public var number: String?
+    public var connected: Bool
+    /// The call is to (or from) the emergency number rather than the centre.
+    public var emergency: Bool
+}
+
+public struct PendingReport: Sendable, Hashable {
+    public var report: Report
+    public var attempts: Int
+    public var smsSent = false
+}
+
+public struct ActiveAlarm: Sendable, Hashable {
+    public var number: Int
+    public var startedAt: Instant
+    /// Index into the centre numbers of the next attempt.
+    public var nextNumberIndex = 0
+    /// Failed attempts since the last connected call; drives the backoff.
+    public var consecutiveFailures = 0
+    public var waitingToRedial = false
+    public var delivered = false
+    /// The centre hung up a connected call: it has heard enough, do not call again.
+    public var centreHungUp = false
+    public var emergencyFallbackReported = false
+    public var lastReported: Fix?
+    /// The last reported position was a fresh GNSS fix (anything less is improved on at once).
+    public var lastReportedFresh = false
+    /// Earlier reported positions, newest first (at most two).
+    public var previousReported: [Fix] = []
+
+    public init(number: Int, startedAt: Instant) {
+        self.number = number
+        self.startedAt = startedAt
+    }
+}
+
+public struct Counters: Sendable, Hashable, Codable {
+    public var reportsSent = 0
+    public var reportsAcknowledged = 0
+    public var reportResends = 0
+    public var callsPlaced = 0
+    public var callsConnected = 0
+    public var callsRejected = 0
+    public init() {}
+}
