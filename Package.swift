@@ -28,7 +28,8 @@ let package = Package(
         .target(name: "PosixIO", path: "hal/PosixIO", swiftSettings: strict),
         .target(name: "HAL", dependencies: ["AlarmCore"], path: "hal/HAL", swiftSettings: strict),
         .target(name: "SimBackends", dependencies: ["HAL", "AlarmCore"], path: "hal/SimBackends", swiftSettings: strict),
-        .target(name: "LinuxBackends", dependencies: ["HAL", "AlarmCore", "AlarmCodecs", "PosixIO"],
+        .target(name: "LinuxBackends", dependencies: ["HAL", "AlarmCore", "AlarmCodecs", "PosixIO",
+                                                     .product(name: "Logging", package: "swift-log")],
                 path: "hal/LinuxBackends", swiftSettings: strict),
 
         .target(name: "AlarmRuntime",

@@ -1,0 +1,85 @@
+import AlarmCore
+import HAL
+import PosixIO
+import SimBackends
+
+/// What a board is for. Simulated backends are only allowed where a simulator is expected.
+public enum BoardKind: String, Sendable, CaseIterable {
+    case simulator
+    /// A HIL rig target: the real prototype, or the simulator standing in for it.
+    case hil
+    case device
+}
+
+/// How the board guarantees that nothing of the centre's voice is audible on the device.
+/// Silence is hardware, not a volume setting: volume 0 is not silence on most modems, and
+/// "mute" usually mutes the microphone, which would kill the listen-in.
+public enum SilenceMethod: String, Sendable, CaseIterable {
+    /// No speaker or earpiece is fitted.
+    case noSpeaker = "no-speaker"
+    /// The audio amplifier's enable line (role `amplifierEnable`) is held off by the runtime.
+    case amplifierOff = "amplifier-off"
+    /// Voice is carried over USB audio and the host never plays the downlink.
+    case usbAudioNoPlayback = "usb-audio-no-playback"
+}
+
+public enum Role: String, Sendable, CaseIterable {
+    case button, position, modem, reportLink, audio, vibrator, power, amplifierEnable
+}
+
+public struct SimulationSettings: Sendable {
+    public var modem = SimModemSettings()
+    public var route = SimRoute(waypoints: [(51.0543, 3.7174)])
+    public init() {}
+}
+
+public struct Haptics: Sendable, Hashable {
+    public var alarmRaised = VibrationPattern([120, 80, 120])
+    public var delivered = VibrationPattern([700])
+
+    public init() {}
+
+    public func pattern(for indication: Indication) -> VibrationPattern {
+        switch indication {
+        case .alarmRaised: alarmRaised
+        case .delivered: delivered
+        }
+    }
+}
+
+/// A board file, read and checked. Everything a board can choose lives here.
+public struct Board: Sendable {
+    public var file: String
+    public var name: String
+    public var kind: BoardKind
+    public var deviceID: String
+    public var silence: SilenceMethod
+    public var roles: [Role: PortURI]
+    public var storagePath: String
+    public var controlSocketPath: String
+    public var alarm: AlarmSettings
+    public var haptics: Haptics
+    public var simulation: SimulationSettings
+
+    public static func load(path: String) throws(BoardError) -> Board {
+        let bytes: [UInt8]?
+        do {
+            bytes = try StorageDirectory.readFile(path)
+        } catch {
+            throw BoardError(file: path, key: "", problem: "cannot read the board file: \(error)")
+        }
+        guard let bytes else { throw BoardError(file: path, key: "", problem: "no such board file") }
+        return try parse(bytes, file: path)
+    }
+
+    public static func parse(_ bytes: [UInt8], file: String) throws(BoardError) -> Board {
+        let document: JSONValue
+        do {
+            document = try JSONValue.parseJSON5(bytes)
+        } catch {
+            throw BoardError(file: file, key: "", problem: "not valid JSON5: \(error)")
+        }
+        var reader = try ConfigReader(file: file, path: "", value: document)
+        return try BoardReader.read(&reader)
+    }
+}

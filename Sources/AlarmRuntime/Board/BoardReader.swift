@@ -1,0 +1,159 @@
+import AlarmCore
+import HAL
+import SimBackends
+
+/// Turns the JSON5 tree of a board file into a `Board`, naming the key of every mistake.
+enum BoardReader {
+    static func read(_ r: inout ConfigReader) throws(BoardError) -> Board {
+        let name = try r.required("name", "the board's name, a string") { (r, k) throws(BoardError) in try r.string(k) }
+        let kindText = try r.required("kind", "one of \(BoardKind.allCases.map(\.rawValue))") { (r, k) throws(BoardError) in try r.string(k) }
+        guard let kind = BoardKind(rawValue: kindText) else {
+            throw r.error("kind", "expected one of \(BoardKind.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(kindText)\"")
+        }
+        var device = try r.required("device", "an object with the device's id") { (r, k) throws(BoardError) in try r.object(k) }
+        let deviceID = try device.required("id", "the device id, 1-32 letters, digits or '-'") { (r, k) throws(BoardError) in try r.string(k) }
+        guard (1...32).contains(deviceID.count), deviceID.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
+            throw device.error("id", "expected 1-32 letters, digits or '-', got \"\(deviceID)\"")
+        }
+        try device.rejectUnknownKeys()
+
+        let silenceText = try r.required("silence", "one of \(SilenceMethod.allCases.map(\.rawValue))") { (r, k) throws(BoardError) in try r.string(k) }
+        guard let silence = SilenceMethod(rawValue: silenceText) else {
+            throw r.error("silence", "expected one of \(SilenceMethod.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(silenceText)\"")
+        }
+
+        var rolesReader = try r.required("roles", "an object mapping roles to port URIs") { (r, k) throws(BoardError) in try r.object(k) }
+        var roles: [Role: PortURI] = [:]
+        for role in Role.allCases {
+            guard let text = try rolesReader.string(role.rawValue) else { continue }
+            guard let uri = PortURI(text) else {
+                throw rolesReader.error(role.rawValue, "expected a port URI such as \"sim:\" or \"tcp://127.0.0.1:7510\", got \"\(text)\"")
+            }
+            if uri.scheme == "sim", kind == .device {
+                throw rolesReader.error(role.rawValue, "simulated backend \"\(text)\" on a board of kind \"device\" (expected a real port)")
+            }
+            roles[role] = uri
+        }
+        try rolesReader.rejectUnknownKeys()
+        for role in [Role.button, .position, .modem, .reportLink] where roles[role] == nil {
+            throw rolesReader.error(role.rawValue, "missing (every board needs button, position, modem and reportLink)")
+        }
+        if silence == .amplifierOff, roles[.amplifierEnable] == nil {
+            throw rolesReader.error("amplifierEnable", "missing (silence \"amplifier-off\" needs the amplifier's enable line)")
+        }
+
+        let storage = try r.required("storage", "a directory path for persistent state") { (r, k) throws(BoardError) in try r.string(k) }
+        let control = try r.required("controlSocket", "a path for the local control socket") { (r, k) throws(BoardError) in try r.string(k) }
+
+        var alarm = AlarmSettings()
+        if var a = try r.object("alarm") {
+            try readAlarm(&a, into: &alarm)
+            try a.rejectUnknownKeys()
+        }
+        if alarm.centreNumbers.isEmpty {
+            throw BoardError(file: r.file, key: "alarm.centreNumbers", problem: "missing (expected at least one centre number)")
+        }
+
+        var haptics = Haptics()
+        if var h = try r.object("haptics") {
+            if let p = try h.integers("alarmRaised", in: 1...5000) { haptics.alarmRaised = VibrationPattern(p) }
+            if let p = try h.integers("delivered", in: 1...5000) { haptics.delivered = VibrationPattern(p) }
+            try h.rejectUnknownKeys()
+            if haptics.alarmRaised == haptics.delivered {
+                throw h.error("delivered", "must differ from alarmRaised (the wearer must be able to tell them apart)")
+            }
+        }
+
+        var simulation = SimulationSettings()
+        if var s = try r.object("simulation") {
+            if kind == .device { throw r.error("simulation", "not allowed on a board of kind \"device\"") }
+            try readSimulation(&s, into: &simulation)
+            try s.rejectUnknownKeys()
+        }
+        try r.rejectUnknownKeys()
+
+        return Board(file: r.file, name: name, kind: kind, deviceID: deviceID, silence: silence, roles: roles,
+                     storagePath: storage, controlSocketPath: control, alarm: alarm, haptics: haptics,
+                     simulation: simulation)
+    }
+
+    static func phoneNumbers(_ r: inout ConfigReader, _ key: String) throws(BoardError) -> [String]? {
+        guard let numbers = try r.strings(key) else { return nil }
+        for (index, number) in numbers.enumerated() {
+            let digits = number.hasPrefix("+") ? number.dropFirst() : Substring(number)
+            guard (2...20).contains(digits.count), digits.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+                throw r.error("\(key)[\(index)]", "expected a phone number such as \"+3292000101\", got \"\(number)\"")
+            }
+        }
+        return numbers
+    }
+
+    static func readAlarm(_ a: inout ConfigReader, into s: inout AlarmSettings) throws(BoardError) {
+        if let v = try a.duration("triggerHold", minimum: .milliseconds(300)) { s.triggerHold = v }
+        if let v = try phoneNumbers(&a, "centreNumbers") { s.centreNumbers = v }
+        if let v = try phoneNumbers(&a, "callbackNumbers") { s.callbackNumbers = v }
+        if let v = try a.string("emergencyNumber") {
+            guard (2...6).contains(v.count), v.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+                throw a.error("emergencyNumber", "expected a short emergency number such as \"112\", got \"\(v)\"")
+            }
+            s.emergencyNumber = v
+        }
+        if let v = try a.duration("emergencyFallbackAfter") { s.emergencyFallbackAfter = v }
+        if let v = try a.duration("callSetupTimeout", minimum: .seconds(5)) { s.callSetupTimeout = v }
+        if let v = try a.duration("redialInitialDelay") { s.redialInitialDelay = v }
+        if let v = try a.duration("redialMaxDelay") { s.redialMaxDelay = v }
+        if let v = try a.duration("reportAckTimeout", minimum: .milliseconds(100)) { s.reportAckTimeout = v }
+        if let v = try a.duration("reportRetryInitialDelay") { s.reportRetryInitialDelay = v }
+        if let v = try a.duration("reportRetryMaxDelay") { s.reportRetryMaxDelay = v }
+        if let v = try a.duration("trackingInterval", minimum: .seconds(1)) { s.trackingInterval = v }
+        if let v = try a.duration("trackingDuration", minimum: .seconds(1)) { s.trackingDuration = v }
+        if let v = try a.duration("callbackWindow", minimum: .zero) { s.callbackWindow = v }
+        if let v = try a.duration("fixFreshness") { s.fixFreshness = v }
+        if let v = try a.number("fixAccuracyLimit", in: 1...100_000) { s.fixAccuracyLimit = v }
+        if var c = try a.object("cancelGesture") {
+            let presses = try c.required("presses", "a number of presses, 2-10") { (r, k) throws(BoardError) in try r.integer(k, in: 2...10) }
+            let within = try c.required("within", "a duration such as \"3s\"") { (r, k) throws(BoardError) in try r.duration(k) }
+            try c.rejectUnknownKeys()
+            s.cancelGesture = CancelGesture(presses: presses, within: within)
+        }
+        if s.redialMaxDelay < s.redialInitialDelay {
+            throw a.error("redialMaxDelay", "must not be shorter than redialInitialDelay")
+        }
+    }
+
+    static func readSimulation(_ s: inout ConfigReader, into sim: inout SimulationSettings) throws(BoardError) {
+        if var m = try s.object("modem") {
+            if let v = try m.duration("registerAfter", minimum: .zero) { sim.modem.registerAfter = v }
+            if let v = try m.duration("answerAfter", minimum: .zero) { sim.modem.answerAfter = v }
+            if let text = try m.string("registration") {
+                guard let registration = Registration(rawValue: text) else {
+                    throw m.error("registration", "expected one of home, roaming, searching, denied, not-registered, got \"\(text)\"")
+                }
+                sim.modem.network.registration = registration
+            }
+            if let v = try m.integer("signal", in: 0...31) { sim.modem.network.signal = v }
+            try m.rejectUnknownKeys()
+        }
+        if var route = try s.object("route") {
+            if let points = try route.list("waypoints") {
+                var waypoints: [(latitude: Double, longitude: Double)] = []
+                for (index, point) in points.enumerated() {
+                    guard case .array(let pair) = point, pair.count == 2,
+                          case .number(let lat) = pair[0], case .number(let lon) = pair[1],
+                          (-90...90).contains(lat), (-180...180).contains(lon) else {
+                        throw route.error("waypoints[\(index)]", "expected [latitude, longitude] in degrees, got \(point.description)")
+                    }
+                    waypoints.append((lat, lon))
+                }
+                guard !waypoints.isEmpty else { throw route.error("waypoints", "expected at least one waypoint") }
+                sim.route.waypoints = waypoints
+            }
+            if let v = try route.number("speed", in: 0...100) { sim.route.speed = v }
+            if let v = try route.number("accuracy", in: 0.5...10_000) { sim.route.accuracy = v }
+            if let v = try route.duration("noFixFor", minimum: .zero) { sim.route.noFixFor = v }
+            if let v = try route.duration("idleInterval", minimum: .milliseconds(100)) { sim.route.idleInterval = v }
+            if let v = try route.duration("alarmInterval", minimum: .milliseconds(100)) { sim.route.alarmInterval = v }
+            try route.rejectUnknownKeys()
+        }
+    }
+}

@@ -1,0 +1,187 @@
+import AlarmCodecs
+import Dispatch
+import Glibc
+import Logging
+import PosixIO
+import Synchronization
+
+/// The daemon's local control socket. Owner-only (mode 0600, and the peer's uid is checked), one JSON
+/// request per line. Watchers get timeline records through a bounded per-client queue so that a
+/// stalled reader can never slow the alarm down.
+public final class ControlServer: Sendable {
+    private let path: String
+    private let runtime: DeviceRuntime
+    private let simulation: SimControl?
+    private let logger: Logger
+    private let queue = DispatchQueue(label: "alarmd.control")
+    private let listener: FileDescriptor
+    private let source = Mutex<ReadSourceBox?>(nil)
+    private let clients = Mutex<[ObjectIdentifier: Client]>([:])
+
+    public init(path: String, runtime: DeviceRuntime, simulation: SimControl?, logger: Logger) throws(Errno) {
+        self.path = path
+        self.runtime = runtime
+        self.simulation = simulation
+        self.logger = logger
+        listener = try UnixSocket.listen(path: path, mode: 0o600)
+        try listener.setNonBlocking()
+    }
+
+    public func start() {
+        let readSource = DispatchSource.makeReadSource(fileDescriptor: listener.rawValue, queue: queue)
+        readSource.setEventHandler { [self] in acceptPending() }
+        source.withLock { $0 = ReadSourceBox(source: readSource) }
+        readSource.resume()
+    }
+
+    /// Stops accepting, closes every client and removes the socket file.
+    public func stop() {
+        source.withLock { $0?.source.cancel(); $0 = nil }
+        let all = clients.withLock { clients in
+            defer { clients.removeAll() }
+            return Array(clients.values)
+        }
+        for client in all { client.close() }
+        try? listener.close()
+        unlink(path)
+    }
+
+    private func acceptPending() {
+        while true {
+            let descriptor: FileDescriptor
+            do {
+                descriptor = try UnixSocket.accept(listener)
+            } catch {
+                if error != .wouldBlock { logger.warning("control socket accept failed", metadata: ["error": "\(error)"]) }
+                return
+            }
+            let ownUID = getuid()
+            guard let peer = try? UnixSocket.peerUID(descriptor), peer == ownUID || peer == 0 else {
+                logger.warning("control connection from another user refused")
+                try? descriptor.close()
+                continue
+            }
+            let client = Client(server: self, descriptor: descriptor)
+            clients.withLock { $0[ObjectIdentifier(client)] = client }
+            client.start()
+        }
+    }
+
+    fileprivate func forget(_ client: Client) {
+        _ = clients.withLock { $0.removeValue(forKey: ObjectIdentifier(client)) }
+    }
+
+    fileprivate func handle(_ request: ControlRequest, from client: Client) {
+        switch request.command {
+        case "status":
+            client.send(ControlJSON.line(ControlResponse(ok: true, status: runtime.status)))
+        case "watch":
+            client.send(ControlJSON.line(ControlResponse(ok: true, message: "watching")))
+            client.watch(runtime)
+        case "sim":
+            guard let simulation else {
+                client.send(ControlJSON.line(ControlResponse(ok: false, error: "this board has no simulated backends")))
+                return
+            }
+            do {
+                let message = try simulation.perform(request.arguments ?? [])
+                client.send(ControlJSON.line(ControlResponse(ok: true, message: message)))
+            } catch {
+                client.send(ControlJSON.line(ControlResponse(ok: false, error: error.description)))
+            }
+        default:
+            client.send(ControlJSON.line(ControlResponse(ok: false, error: "unknown command \"\(request.command)\" (status, watch, sim)")))
+        }
+    }
+
+    /// Dispatch sources are thread-safe to cancel; they are only not marked Sendable.
+    private struct ReadSourceBox: @unchecked Sendable {
+        let source: any DispatchSourceRead
+    }
+
+    /// One connected control client.
+    fileprivate final class Client: Sendable {
+        private struct State {
+            var connection: StreamConnection?
+            var lines = StreamFramer(LineDecoder(maximumLength: 4096))
+            var observer: Int?
+            var queued = 0
+        }
+
+        private let server: ControlServer
+        private let descriptor: FileDescriptor
+        private let outbound: DispatchQueue
+        private let state = Mutex(State())
+        static let maximumQueued = 512
+
+        init(server: ControlServer, descriptor: FileDescriptor) {
+            self.server = server
+            self.descriptor = descriptor
+            outbound = DispatchQueue(label: "alarmd.control.client")
+        }
+
+        func start() {
+            let connection = StreamConnection(
+                descriptor: descriptor, queue: server.queue, sendTimeoutMilliseconds: 2000,
+                onBytes: { [self] bytes in received(bytes) },
+                onClose: { [self] _ in closed() })
+            state.withLock { $0.connection = connection }
+            connection.start()
+        }
+
+        private func received(_ bytes: [UInt8]) {
+            let lines = state.withLock { $0.lines.feed(bytes) }
+            for line in lines {
+                guard case .line(let text) = line, !text.isEmpty else { continue }
+                do {
+                    server.handle(try ControlJSON.decode(ControlRequest.self, text), from: self)
+                } catch {
+                    send(ControlJSON.line(ControlResponse(ok: false, error: "expected one JSON request per line")))
+                }
+            }
+        }
+
+        func watch(_ runtime: DeviceRuntime) {
+            let key = runtime.addObserver { [self] record in send(ControlJSON.line(record)) }
+            state.withLock { $0.observer = key }
+        }
+
+        /// Queued, never blocking the caller (which may be the runtime itself).
+        func send(_ bytes: [UInt8]) {
+            let accepted = state.withLock { state -> Bool in
+                guard state.connection != nil, state.queued < Self.maximumQueued else { return false }
+                state.queued += 1
+                return true
+            }
+            guard accepted else {
+                close()
+                return
+            }
+            outbound.async { [self] in
+                let connection = state.withLock { state -> StreamConnection? in
+                    state.queued -= 1
+                    return state.connection
+                }
+                do {
+                    try connection?.send(bytes)
+                } catch {
+                    close()
+                }
+            }
+        }
+
+        func close() {
+            let connection = state.withLock { $0.connection }
+            connection?.close()
+        }
+
+        private func closed() {
+            let key = state.withLock { state -> Int? in
+                state.connection = nil
+                return state.observer
+            }
+            if let key { server.runtime.removeObserver(key) }
+            server.forget(self)
+        }
+    }
+}

@@ -1,0 +1,121 @@
+import AlarmCore
+import HAL
+import SimBackends
+
+/// Drives a running device's simulated backends from outside: what `alarmctl sim …` says.
+public struct SimControl: Sendable {
+    public let world: SimWorld
+    let clock: any Clock
+
+    public init(world: SimWorld, clock: any Clock) {
+        self.world = world
+        self.clock = clock
+    }
+
+    public struct Failure: Error, Sendable, CustomStringConvertible {
+        public var description: String
+        init(_ text: String) { description = text }
+    }
+
+    public static let usage = """
+        press [HOLD]                 press the button (and release after HOLD, e.g. 2.5s)
+        release                      release the button
+        fix LAT LON [ACCURACY]       pin the receiver to a position
+        drop-fix | restore-fix       the receiver loses / regains its fix
+        network home|roaming|searching|denied|not-registered [emergency]
+        outcome answer|busy|no-answer|no-carrier|silence   how the network treats the next call
+        answer-after DURATION        how long the far end takes to answer
+        drop-call                    the radio link drops the call
+        centre-hangup                the centre hangs up (normal clearing)
+        ring NUMBER|withheld         an incoming call
+        battery PERCENT [charging]
+        centre ack|nak|silent        how the in-process centre answers reports (report link "sim:")
+        centre-end                   the in-process centre ends the alarm
+        """
+
+    public func perform(_ arguments: [String]) throws(Failure) -> String {
+        guard let action = arguments.first else { throw Failure("missing action; one of:\n\(Self.usage)") }
+        let rest = Array(arguments.dropFirst())
+        switch action {
+        case "press":
+            let button = try need(world.button, "button")
+            if let text = rest.first {
+                guard let hold = DurationText.parse(text) else { throw Failure("expected a duration such as 2.5s, got \"\(text)\"") }
+                button.press(holding: hold)
+                return "button pressed for \(DurationText.format(hold))"
+            }
+            button.press()
+            return "button pressed"
+        case "release":
+            try need(world.button, "button").release()
+            return "button released"
+        case "fix":
+            guard rest.count >= 2, let lat = Double(rest[0]), let lon = Double(rest[1]),
+                  (-90...90).contains(lat), (-180...180).contains(lon) else {
+                throw Failure("expected LAT LON [ACCURACY] in degrees and metres")
+            }
+            let accuracy = rest.count > 2 ? Double(rest[2]) ?? 5 : 5
+            try need(world.position, "position").setFix(latitude: lat, longitude: lon, accuracy: accuracy)
+            return "receiver pinned"
+        case "drop-fix":
+            try need(world.position, "position").dropFix()
+            return "fix dropped"
+        case "restore-fix":
+            try need(world.position, "position").restoreFix()
+            return "fix restored"
+        case "network":
+            let modem = try need(world.modem, "modem")
+            guard let text = rest.first, let registration = Registration(rawValue: text) else {
+                throw Failure("expected home, roaming, searching, denied or not-registered")
+            }
+            var status = modem.network
+            status.registration = registration
+            status.emergencyCallsPossible = registration.isRegistered || rest.dropFirst().contains("emergency")
+            modem.setNetwork(status)
+            return "network \(registration.rawValue)"
+        case "outcome":
+            let outcomes: [String: SimCallOutcome] = ["answer": .answer, "busy": .busy, "no-answer": .noAnswer,
+                                                      "no-carrier": .noCarrier, "silence": .silence]
+            guard let text = rest.first, let outcome = outcomes[text] else {
+                throw Failure("expected one of \(outcomes.keys.sorted().joined(separator: ", "))")
+            }
+            try need(world.modem, "modem").queueOutcomes([outcome])
+            return "next call: \(text)"
+        case "answer-after":
+            guard let text = rest.first, let delay = DurationText.parse(text) else { throw Failure("expected a duration") }
+            try need(world.modem, "modem").setAnswerDelay(delay)
+            return "far end answers after \(DurationText.format(delay))"
+        case "drop-call":
+            try need(world.modem, "modem").dropCalls()
+            return "calls dropped"
+        case "centre-hangup":
+            try need(world.modem, "modem").centreHangsUp()
+            return "centre hung up"
+        case "ring":
+            guard let text = rest.first else { throw Failure("expected a number or \"withheld\"") }
+            let id = try need(world.modem, "modem").ring(from: text == "withheld" ? nil : text)
+            return "incoming call \(id)"
+        case "battery":
+            guard let text = rest.first, let percent = Int(text), (0...100).contains(percent) else {
+                throw Failure("expected a percentage 0-100")
+            }
+            try need(world.power, "power").set(PowerStatus(batteryPercent: percent, charging: rest.contains("charging")))
+            return "battery \(percent)%"
+        case "centre":
+            let behaviours: [String: SimCentreBehaviour] = ["ack": .acknowledge, "nak": .reject, "silent": .silent]
+            guard let text = rest.first, let behaviour = behaviours[text] else { throw Failure("expected ack, nak or silent") }
+            try need(world.reportLink, "reportLink").setBehaviour(behaviour)
+            return "centre answers: \(text)"
+        case "centre-end":
+            try need(world.reportLink, "reportLink").sendCommand(.endAlarm)
+            return "centre ended the alarm"
+        default:
+            throw Failure("unknown action \"\(action)\"; one of:\n\(Self.usage)")
+        }
+    }
+
+    private func need<T>(_ backend: T?, _ role: String) throws(Failure) -> T {
+        guard let backend else { throw Failure("role \(role) is not simulated on this board") }
+        return backend
+    }
+}

@@ -1,0 +1,138 @@
+import AlarmCore
+import HAL
+import LinuxBackends
+import Logging
+import PosixIO
+import SimBackends
+
+/// The simulated backends of a running device, reachable through the control socket
+/// (`alarmctl sim …`). Roles served by real backends are nil here.
+public struct SimWorld: Sendable {
+    public var button: SimButton?
+    public var modem: SimModem?
+    public var position: SimPositionSource?
+    public var reportLink: SimReportLink?
+    public var audio: SimAudio?
+    public var vibrator: SimVibrator?
+    public var power: SimPower?
+    public var amplifierEnable: SimOutputLine?
+    public init() {}
+}
+
+public struct AssembledDevice: Sendable {
+    public var runtime: DeviceRuntime
+    public var simulation: SimWorld
+}
+
+/// Builds the backends a board file names, role by role, and the runtime around them.
+/// The only place that knows which URI scheme means which backend.
+public enum DeviceAssembly {
+    public static func assemble(_ board: Board, clock: any Clock, logger: Logger,
+                                store: (any RecordStore)? = nil) throws(BoardError) -> AssembledDevice {
+        var sim = SimWorld()
+
+        func unsupported(_ role: Role, _ uri: PortURI, _ supported: String) -> BoardError {
+            BoardError(file: board.file, key: "roles.\(role.rawValue)",
+                       problem: "no backend for \"\(uri)\" (expected \(supported))")
+        }
+        func uri(_ role: Role) -> PortURI? { board.roles[role] }
+
+        // Modem first: the simulated report link needs to know whether the simulated network carries data.
+        let modem: SimModem
+        guard let modemURI = uri(.modem) else { throw unsupported(.modem, PortURI("none:")!, "a modem") }
+        switch modemURI.scheme {
+        case "sim":
+            modem = SimModem(clock: clock, settings: board.simulation.modem)
+            sim.modem = modem
+        default:
+            throw unsupported(.modem, modemURI, "\"sim:\"; the AT-command driver comes with the modem issue")
+        }
+
+        let button: any ButtonInput
+        let buttonURI = uri(.button)!
+        switch buttonURI.scheme {
+        case "sim":
+            let simButton = SimButton(clock: clock)
+            sim.button = simButton
+            button = simButton
+        default: throw unsupported(.button, buttonURI, "\"sim:\"")
+        }
+
+        let position: any PositionSourceDevice
+        let positionURI = uri(.position)!
+        switch positionURI.scheme {
+        case "sim":
+            let source = SimPositionSource(clock: clock, route: board.simulation.route)
+            sim.position = source
+            position = source
+        default: throw unsupported(.position, positionURI, "\"sim:\" (gpsd comes with the position issue)")
+        }
+
+        let reportLink: any ReportLink
+        let linkURI = uri(.reportLink)!
+        switch linkURI.scheme {
+        case "tcp":
+            guard let (host, port) = linkURI.hostAndPort else {
+                throw BoardError(file: board.file, key: "roles.reportLink",
+                                 problem: "expected tcp://HOST:PORT, got \"\(linkURI)\"")
+            }
+            reportLink = TCPReportLink(host: host, port: port, deviceID: board.deviceID, clock: clock,
+                                       logger: logger, maximumIdle: .seconds(60))
+        case "sim":
+            let link = SimReportLink(clock: clock, dataAvailable: { modem.network.registration.isRegistered })
+            sim.reportLink = link
+            reportLink = link
+        default: throw unsupported(.reportLink, linkURI, "\"tcp://HOST:PORT\" or \"sim:\"")
+        }
+
+        var audio: (any AudioCapture)?
+        if let audioURI = uri(.audio) {
+            guard audioURI.scheme == "sim" else { throw unsupported(.audio, audioURI, "\"sim:\" (ALSA comes with the audio issue)") }
+            let simAudio = SimAudio(clock: clock)
+            sim.audio = simAudio
+            audio = simAudio
+        }
+        var vibrator: (any Vibrator)?
+        if let vibratorURI = uri(.vibrator) {
+            guard vibratorURI.scheme == "sim" else { throw unsupported(.vibrator, vibratorURI, "\"sim:\"") }
+            let simVibrator = SimVibrator()
+            sim.vibrator = simVibrator
+            vibrator = simVibrator
+        }
+        var power: (any PowerMonitor)?
+        if let powerURI = uri(.power) {
+            guard powerURI.scheme == "sim" else { throw unsupported(.power, powerURI, "\"sim:\"") }
+            let simPower = SimPower()
+            sim.power = simPower
+            power = simPower
+        }
+        var amplifier: (any OutputLine)?
+        if let lineURI = uri(.amplifierEnable) {
+            guard lineURI.scheme == "sim" else { throw unsupported(.amplifierEnable, lineURI, "\"sim:\"") }
+            let line = SimOutputLine()
+            sim.amplifierEnable = line
+            amplifier = line
+        }
+
+        let recordStore: any RecordStore
+        if let store {
+            recordStore = store
+        } else {
+            do {
+                recordStore = FileRecordStore(directory: try StorageDirectory(path: board.storagePath).subdirectory("state"))
+            } catch {
+                throw BoardError(file: board.file, key: "storage",
+                                 problem: "cannot use \"\(board.storagePath)\" as the storage directory: \(error)")
+            }
+        }
+
+        let backends = Backends(button: button, position: position, network: modem, calls: modem, sms: modem,
+                                reportLink: reportLink, audio: audio, vibrator: vibrator, power: power,
+                                amplifierEnable: amplifier, store: recordStore)
+        let runtime = DeviceRuntime(machine: AlarmMachine(settings: board.alarm),
+                                    identity: .init(deviceID: board.deviceID, boardName: board.name),
+                                    clock: clock, backends: backends, haptics: board.haptics,
+                                    silence: board.silence, logger: logger)
+        return AssembledDevice(runtime: runtime, simulation: sim)
+    }
+}

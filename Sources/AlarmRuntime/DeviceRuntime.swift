@@ -1,0 +1,359 @@
+import AlarmCodecs
+import AlarmCore
+import HAL
+import Logging
+import Synchronization
+
+/// The thin runtime around the pure core: it stamps what the backends report with the injected
+/// clock, feeds it to `AlarmMachine.step` one event at a time, and executes the effects on the
+/// backends. Results come back as new events; nothing here waits for anything.
+///
+/// Events are processed by whichever thread posts first while no other is processing (a trampoline):
+/// the core is never entered twice at once, and with a manual clock a whole scenario runs
+/// synchronously on the test's thread.
+public final class DeviceRuntime: Sendable {
+    public struct Identity: Sendable {
+        public var deviceID: String
+        public var boardName: String
+        public init(deviceID: String, boardName: String) {
+            self.deviceID = deviceID
+            self.boardName = boardName
+        }
+    }
+
+    struct Inner {
+        var state = AlarmState()
+        var inbox: [Event] = []
+        var draining = false
+        var timers: [TimerID: (generation: Int, token: any Cancellable)] = [:]
+        var timerGeneration = 0
+        var observers: [Int: @Sendable (TimelineRecord) -> Void] = [:]
+        var nextObserver = 0
+        var audioFrames = 0
+        var audioFaults = 0
+        var linkState = "unknown"
+        var bootedAt: Instant = .origin
+        var started = false
+        var persistedSequence = 0
+        var fixLost = false
+    }
+
+    public let machine: AlarmMachine
+    public let identity: Identity
+    let clock: any Clock
+    let backends: Backends
+    let haptics: Haptics
+    let silence: SilenceMethod
+    let logger: Logger
+    let inner = Mutex(Inner())
+
+    static let sequenceRecord = "report-sequence"
+
+    public init(machine: AlarmMachine, identity: Identity, clock: any Clock, backends: Backends,
+                haptics: Haptics = Haptics(), silence: SilenceMethod, logger: Logger) {
+        self.machine = machine
+        self.identity = identity
+        self.clock = clock
+        self.backends = backends
+        self.haptics = haptics
+        self.silence = silence
+        self.logger = logger
+    }
+
+    // MARK: Start
+
+    /// Enforces silence, restores persisted counters and starts every backend. A backend that fails
+    /// to start is logged and left out: the alarm proceeds with whatever works.
+    public func start() throws(HALError) {
+        try enforceSilence()
+        restoreSequence()
+        let now = clock.now()
+        inner.withLock { $0.bootedAt = now; $0.started = true }
+        publish(.boot, "device \(identity.deviceID) on board \(identity.boardName) started")
+        logger.info("alarmd started", metadata: ["device": "\(identity.deviceID)", "board": "\(identity.boardName)"])
+
+        attempt("network monitor") { () throws(HALError) in
+            try backends.network.start { [self] status in post(.network(status)) }
+        }
+        attempt("voice calls") { () throws(HALError) in
+            try backends.calls.start { [self] event in
+                switch event {
+                case .progress(let id, let progress): post(.call(id, progress))
+                case .incoming(let id, let caller): post(.incomingCall(id, caller: caller))
+                }
+            }
+        }
+        attempt("report link") { () throws(HALError) in
+            try backends.reportLink.start { [self] event in linkEvent(event) }
+        }
+        attempt("position source") { () throws(HALError) in
+            try backends.position.start { [self] update in
+                switch update {
+                case .fix(let fix): post(.fix(fix))
+                case .lost: post(.fixLost)
+                }
+            }
+        }
+        if let power = backends.power {
+            attempt("power monitor") { () throws(HALError) in try power.start { [self] status in post(.power(status)) } }
+        }
+        attempt("button") { () throws(HALError) in
+            try backends.button.start { [self] edge, at in post(.button(edge), at: at) }
+        }
+    }
+
+    private func attempt(_ what: String, _ body: () throws(HALError) -> Void) {
+        do {
+            try body()
+        } catch {
+            logger.error("\(what) did not start; the alarm goes on without it", metadata: ["error": "\(error)"])
+            publish(.device, "\(what) unavailable: \(error.kind.rawValue)")
+        }
+    }
+
+    /// Silence is a property of the board; the runtime refuses to run if it cannot guarantee it.
+    private func enforceSilence() throws(HALError) {
+        guard silence == .amplifierOff else { return }
+        guard let line = backends.amplifierEnable else {
+            throw HALError(.unavailable, "silence \"amplifier-off\" needs an amplifierEnable line")
+        }
+        try line.set(active: false)
+    }
+
+    private func restoreSequence() {
+        do {
+            guard let bytes = try backends.store.load(Self.sequenceRecord),
+                  let value = Int(String(decoding: bytes, as: UTF8.self)), (1...9999).contains(value) else { return }
+            inner.withLock { $0.state.nextSequence = value; $0.persistedSequence = value }
+        } catch {
+            logger.warning("could not read the report sequence; starting at 1", metadata: ["error": "\(error)"])
+        }
+    }
+
+    // MARK: Events in
+
+    /// Hands an input to the core, stamped now (or at the instant the backend observed it).
+    public func post(_ input: Input, at instant: Instant? = nil) {
+        let event = Event(input, at: instant ?? clock.now())
+        let mustDrain = inner.withLock { inner in
+            inner.inbox.append(event)
+            if inner.draining { return false }
+            inner.draining = true
+            return true
+        }
+        guard mustDrain else { return }
+        while let next = inner.withLock({ inner -> Event? in
+            if inner.inbox.isEmpty {
+                inner.draining = false
+                return nil
+            }
+            return inner.inbox.removeFirst()
+        }) {
+            process(next)
+        }
+    }
+
+    private func process(_ event: Event) {
+        let (before, after, effects) = inner.withLock { inner in
+            let before = inner.state
+            let (after, effects) = machine.step(before, event)
+            inner.state = after
+            return (before, after, effects)
+        }
+        describe(event, before: before, after: after)
+        persistSequenceIfNeeded(after.nextSequence)
+        for effect in effects { execute(effect, state: after) }
+    }
+
+    private func linkEvent(_ event: ReportLinkEvent) {
+        switch event {
+        case .outcome(let sequence, let outcome): post(.report(sequence: sequence, outcome))
+        case .command(let command): post(.centre(command))
+        case .linkUp:
+            inner.withLock { $0.linkState = "up" }
+            publish(.device, "report link up")
+        case .linkDown(let kind):
+            inner.withLock { $0.linkState = "down (\(kind.rawValue))" }
+            publish(.device, "report link down: \(kind.rawValue)")
+        }
+    }
+
+    private func persistSequenceIfNeeded(_ next: Int) {
+        let changed = inner.withLock { inner in
+            defer { inner.persistedSequence = next }
+            return inner.persistedSequence != next
+        }
+        guard changed else { return }
+        do {
+            try backends.store.save(Self.sequenceRecord, Array(String(next).utf8))
+        } catch {
+            // The centre drops duplicates by sequence; losing the counter risks reuse after a restart, not an alarm.
+            logger.error("could not persist the report sequence", metadata: ["error": "\(error)"])
+        }
+    }
+
+    // MARK: Effects out
+
+    private func execute(_ effect: Effect, state: AlarmState) {
+        switch effect {
+        case .startTimer(let id, let delay):
+            startTimer(id, after: delay)
+        case .cancelTimer(let id):
+            let timer = inner.withLock { $0.timers.removeValue(forKey: id) }
+            timer?.token.cancel()
+        case .dial(let id, let number):
+            publish(.dial, "dialling \(number) (\(id))")
+            logger.info("dial", metadata: ["call": "\(id)", "number": "\(number)"])
+            backends.calls.dial(id, number: number)
+        case .hangUp(let id):
+            publish(.call, "hanging up \(id)")
+            backends.calls.perform(.hangUp, on: id)
+        case .answer(let id):
+            publish(.call, "answering \(id) silently")
+            backends.calls.perform(.answer, on: id)
+        case .reject(let id):
+            backends.calls.perform(.reject, on: id)
+        case .sendReport(let report):
+            let attempts = state.outbox[report.sequence]?.attempts ?? 1
+            let verb = attempts > 1 ? "resent (attempt \(attempts))" : "sent"
+            publish(.report, "report #\(report.sequence) \(report.kind.rawValue) \(verb): \(Self.summary(of: report))")
+            logger.info("report \(verb)", metadata: ["seq": "\(report.sequence)", "kind": "\(report.kind.rawValue)",
+                                                    "position": "\(Self.summary(of: report))"])
+            backends.reportLink.send(report)
+        case .sendSMS(let number, let report):
+            publish(.sms, "SMS fallback for report #\(report.sequence) to \(number)")
+            let sequence = report.sequence
+            backends.sms.send(text: FallbackSMS.text(deviceID: identity.deviceID, report: report), to: number) { [self] result in
+                switch result {
+                case .success: post(.sms(sequence: sequence, accepted: true))
+                case .failure(let error):
+                    logger.warning("fallback SMS not accepted", metadata: ["error": "\(error)"])
+                    post(.sms(sequence: sequence, accepted: false))
+                }
+            }
+        case .indicate(let indication):
+            publish(.indicator, "vibrate \(indication.rawValue)")
+            backends.vibrator?.vibrate(haptics.pattern(for: indication))
+        case .setPositionRate(let rate):
+            backends.position.setRate(rate)
+        case .captureAudio(let on):
+            setAudio(on)
+        case .announce(let milestone):
+            announce(milestone)
+        }
+    }
+
+    private func startTimer(_ id: TimerID, after delay: Duration) {
+        let generation = inner.withLock { inner -> Int in
+            inner.timerGeneration += 1
+            return inner.timerGeneration
+        }
+        let token = clock.schedule(after: delay) { [self] in
+            // A timer cancelled or restarted while its callback was already on its way must not fire.
+            let current = inner.withLock { inner -> Bool in
+                guard inner.timers[id]?.generation == generation else { return false }
+                inner.timers[id] = nil
+                return true
+            }
+            if current { post(.timer(id)) }
+        }
+        let previous = inner.withLock { $0.timers.updateValue((generation, token), forKey: id) }
+        previous?.token.cancel()
+    }
+
+    private func setAudio(_ on: Bool) {
+        guard let audio = backends.audio else { return }
+        if on {
+            do {
+                try audio.start { [self] result in
+                    switch result {
+                    case .success: inner.withLock { $0.audioFrames += 1 }
+                    case .failure(let error):
+                        inner.withLock { $0.audioFaults += 1 }
+                        logger.warning("audio capture fault", metadata: ["error": "\(error)"])
+                    }
+                }
+                publish(.device, "microphone capture on")
+            } catch {
+                logger.error("microphone did not start; the call still carries the modem's own microphone path",
+                             metadata: ["error": "\(error)"])
+                publish(.device, "microphone unavailable: \(error.kind.rawValue)")
+            }
+        } else {
+            audio.stop()
+            publish(.device, "microphone capture off")
+        }
+    }
+
+    private func announce(_ milestone: Milestone) {
+        switch milestone {
+        case .alarmRaised(let number):
+            // Re-assert silence at the moment it matters most.
+            if silence == .amplifierOff { try? backends.amplifierEnable?.set(active: false) }
+            publish(.trigger, "ALARM #\(number) raised")
+            logger.notice("alarm raised", metadata: ["alarm": "\(number)"])
+        case .delivered(let path):
+            publish(.delivered, "alarm delivered (\(path.rawValue))")
+            logger.notice("alarm delivered", metadata: ["via": "\(path.rawValue)"])
+        case .emergencyFallback(let number):
+            publish(.notice, "no registration: dialling emergency number \(number)")
+            logger.warning("emergency fallback", metadata: ["number": "\(number)"])
+        case .cancelRequested:
+            publish(.notice, "wearer made the cancel gesture (reported; the call goes on)")
+            logger.notice("cancel gesture reported")
+        case .callerRejected(let caller):
+            publish(.incoming, "rejected call from \(caller ?? "withheld number")")
+            logger.notice("incoming call rejected", metadata: ["caller": "\(caller ?? "withheld")"])
+        case .callbackAnswered(let caller):
+            publish(.incoming, "answered centre call from \(caller)")
+            logger.notice("centre call answered", metadata: ["caller": "\(caller)"])
+        case .centreHungUp:
+            publish(.call, "centre hung up (normal clearing): no redial")
+        case .alarmEnded(let reason):
+            publish(.alarmEnd, "alarm ended (\(reason.rawValue))")
+            logger.notice("alarm ended", metadata: ["reason": "\(reason.rawValue)"])
+        case .triggerIgnored:
+            publish(.notice, "hold during an active alarm ignored")
+        }
+    }
+
+    // MARK: Timeline
+
+    /// Registers an observer of timeline records; returns a key for `removeObserver`.
+    public func addObserver(_ observer: @escaping @Sendable (TimelineRecord) -> Void) -> Int {
+        inner.withLock { inner in
+            inner.nextObserver += 1
+            inner.observers[inner.nextObserver] = observer
+            return inner.nextObserver
+        }
+    }
+
+    public func removeObserver(_ key: Int) {
+        _ = inner.withLock { $0.observers.removeValue(forKey: key) }
+    }
+
+    func publish(_ category: TimelineRecord.Category, _ text: String) {
+        let record = TimelineRecord(at: clock.now().milliseconds, category: category, text: text)
+        let observers = inner.withLock { Array($0.observers.values) }
+        for observer in observers { observer(record) }
+    }
+
+    /// Kind, source, accuracy and age of a report's position, never its coordinates.
+    static func summary(of report: Report) -> String {
+        var parts: [String] = []
+        if let fix = report.position {
+            let age = report.positionAge.map { " age \(Self.seconds($0))" } ?? ""
+            parts.append("\(fix.source.rawValue) ±\(Int(fix.horizontalAccuracy.rounded())) m\(age)")
+        } else {
+            parts.append("no position")
+        }
+        if report.cell != nil { parts.append("cell") }
+        if !report.previousPositions.isEmpty { parts.append("+\(report.previousPositions.count) earlier") }
+        return parts.joined(separator: ", ")
+    }
+
+    static func seconds(_ d: Duration) -> String {
+        let tenths = d.milliseconds / 100
+        return "\(tenths / 10).\(tenths % 10) s"
+    }
+}

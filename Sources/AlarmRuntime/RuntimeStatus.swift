@@ -1,0 +1,86 @@
+import AlarmCore
+
+/// A snapshot of the running device for `alarmctl status`. It is shown only to the socket's owner;
+/// it holds the last fix because the person debugging a device needs it, and it is never logged.
+public struct RuntimeStatus: Sendable, Codable, Hashable {
+    public struct LastFix: Sendable, Codable, Hashable {
+        public var latitude: Double
+        public var longitude: Double
+        public var accuracy: Double
+        public var source: String
+        public var ageMilliseconds: Int64
+    }
+
+    public struct Call: Sendable, Codable, Hashable {
+        public var id: String
+        public var number: String?
+        public var connected: Bool
+    }
+
+    public var device: String
+    public var board: String
+    public var uptimeMilliseconds: Int64
+    /// idle, alarm, after-alarm
+    public var mode: String
+    public var alarmNumber: Int?
+    public var alarmAgeMilliseconds: Int64?
+    public var delivered: Bool?
+    public var registration: String
+    public var roaming: Bool
+    public var emergencyCallsOnly: Bool
+    public var signal: Int?
+    public var cell: CellInfo?
+    public var lastFix: LastFix?
+    public var batteryPercent: Int?
+    public var charging: Bool?
+    public var call: Call?
+    public var reportLink: String
+    public var pendingReports: Int
+    public var alarmsRaised: Int
+    public var counters: Counters
+    public var audioFrames: Int
+    public var audioFaults: Int
+}
+
+extension DeviceRuntime {
+    public var status: RuntimeStatus {
+        let now = clock.now()
+        return inner.withLock { inner in
+            let state = inner.state
+            var mode = "idle"
+            var alarmNumber: Int?
+            var alarmAge: Int64?
+            var delivered: Bool?
+            switch state.mode {
+            case .idle: break
+            case .alarm(let alarm):
+                mode = "alarm"
+                alarmNumber = alarm.number
+                alarmAge = (now - alarm.startedAt).milliseconds
+                delivered = alarm.delivered
+            case .afterAlarm(let until):
+                mode = now < until ? "after-alarm" : "idle"
+            }
+            let network = state.network.status
+            return RuntimeStatus(
+                device: identity.deviceID, board: identity.boardName,
+                uptimeMilliseconds: (now - inner.bootedAt).milliseconds,
+                mode: mode, alarmNumber: alarmNumber, alarmAgeMilliseconds: alarmAge, delivered: delivered,
+                registration: network.registration.rawValue, roaming: network.registration == .roaming,
+                emergencyCallsOnly: !network.registration.isRegistered && network.emergencyCallsPossible,
+                signal: network.signal, cell: network.cell,
+                lastFix: state.lastFix.map {
+                    RuntimeStatus.LastFix(latitude: $0.fix.latitude, longitude: $0.fix.longitude,
+                                          accuracy: $0.fix.horizontalAccuracy, source: $0.fix.source.rawValue,
+                                          ageMilliseconds: (now - $0.receivedAt).milliseconds)
+                },
+                batteryPercent: state.power?.batteryPercent, charging: state.power?.charging,
+                call: state.call.map { RuntimeStatus.Call(id: "\($0.id)", number: $0.number, connected: $0.connected) },
+                reportLink: inner.linkState, pendingReports: state.outbox.count, alarmsRaised: state.alarmsRaised,
+                counters: state.counters, audioFrames: inner.audioFrames, audioFaults: inner.audioFaults)
+        }
+    }
+
+    /// The core's state, for tests and diagnostics.
+    public var coreState: AlarmState { inner.withLock { $0.state } }
+}

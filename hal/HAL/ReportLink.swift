@@ -1,0 +1,16 @@
+import AlarmCore
+
+public enum ReportLinkEvent: Sendable, Hashable {
+    case outcome(sequence: Int, ReportOutcome)
+    /// A command from the centre, authenticated by the link.
+    case command(CentreCommand)
+    case linkUp
+    case linkDown(FaultKind)
+}
+
+/// The data link to the receiving centre. `send` never blocks; the outcome comes back as an event
+/// (a missing answer is the core's timeout, not the link's).
+public protocol ReportLink: Sendable {
+    func start(_ events: @escaping @Sendable (ReportLinkEvent) -> Void) throws(HALError)
+    func send(_ report: Report)
+}
