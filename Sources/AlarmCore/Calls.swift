@@ -8,7 +8,8 @@ extension Transition {
             : settings.centreNumbers[alarm.nextNumberIndex % settings.centreNumbers.count]
         let id = CallID.outgoing(state.nextOutgoingCall)
         state.nextOutgoingCall += 1
-        state.call = CallState(id: id, number: number, connected: false, emergency: emergency)
+        state.call = CallState(id: id, number: number, connected: false, emergency: emergency,
+                               placedUnregistered: !state.network.status.registration.isRegistered)
         state.counters.callsPlaced += 1
         alarm.waitingToRedial = false
         let firstEmergencyCall = emergency && !alarm.emergencyFallbackReported
@@ -69,6 +70,12 @@ extension Transition {
 
     mutating func attemptFailed(_ call: CallState) {
         guard var alarm else { return }
+        if call.placedUnregistered, state.network.status.registration.isRegistered {
+            alarm.consecutiveFailures = 0
+            self.alarm = alarm
+            dialNext()
+            return
+        }
         alarm.consecutiveFailures += 1
         if !call.emergency, case .outgoing = call.id, !settings.centreNumbers.isEmpty {
             alarm.nextNumberIndex = (alarm.nextNumberIndex + 1) % settings.centreNumbers.count
@@ -107,6 +114,7 @@ extension Transition {
         state.network.status = status
         if status.registration.isRegistered {
             state.network.unregisteredSince = nil
+            if !wasRegistered { flushOutbox() }
             guard let alarm else { return }
             effects.append(.cancelTimer(.emergencyFallback))
             if !wasRegistered, alarm.waitingToRedial, state.call == nil {

@@ -32,7 +32,8 @@ extension Transition {
                             position: best?.fix, positionAge: best?.age,
                             previousPositions: previous, cell: state.network.status.cell)
         if kind == .positionUpdate { dropSupersededUpdates() }
-        state.outbox[sequence] = PendingReport(report: report, attempts: 1)
+        state.nextReportOrder += 1
+        state.outbox[sequence] = PendingReport(report: report, attempts: 1, order: state.nextReportOrder)
         state.counters.reportsSent += 1
         effects.append(.sendReport(report))
         effects.append(.startTimer(.reportAck(sequence), after: settings.reportAckTimeout))
@@ -56,6 +57,8 @@ extension Transition {
             effects.append(.cancelTimer(.reportAck(sequence)))
             effects.append(.cancelTimer(.reportRetry(sequence)))
             if let alarm, alarm.number == pending.report.alarmNumber { markDelivered(.report) }
+            // The link works again: whatever waits out a backoff goes now.
+            flushOutbox()
         case .rejected, .failed:
             effects.append(.cancelTimer(.reportAck(sequence)))
             scheduleRetry(sequence)
@@ -69,6 +72,8 @@ extension Transition {
 
     mutating func scheduleRetry(_ sequence: Int) {
         guard var pending = state.outbox[sequence] else { return }
+        pending.awaitingAnswer = false
+        state.outbox[sequence] = pending
         let delay = backoff(initial: settings.reportRetryInitialDelay, maximum: settings.reportRetryMaxDelay,
                             step: pending.attempts - 1)
         effects.append(.startTimer(.reportRetry(sequence), after: delay))
@@ -80,8 +85,18 @@ extension Transition {
         }
     }
 
+    /// Resends, oldest first, every report waiting out a retry backoff (the data path is back).
+    mutating func flushOutbox() {
+        let waiting = state.outbox.values.filter { !$0.awaitingAnswer }.sorted { $0.order < $1.order }
+        for pending in waiting {
+            effects.append(.cancelTimer(.reportRetry(pending.report.sequence)))
+            resend(pending.report.sequence)
+        }
+    }
+
     mutating func resend(_ sequence: Int) {
         guard var pending = state.outbox[sequence] else { return }
+        pending.awaitingAnswer = true
         pending.attempts += 1
         state.outbox[sequence] = pending
         state.counters.reportResends += 1

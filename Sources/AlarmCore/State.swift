@@ -16,6 +16,7 @@ public struct AlarmState: Sendable, Hashable {
     /// Reports not yet acknowledged, by sequence. They outlive the alarm that made them.
     public var outbox: [Int: PendingReport] = [:]
     public var nextSequence = 1
+    public var nextReportOrder = 0
     public var nextOutgoingCall = 1
     public var alarmsRaised = 0
     public var counters = Counters()
@@ -54,11 +55,18 @@ public struct CallState: Sendable, Hashable {
     public var connected: Bool
     /// The call is to (or from) the emergency number rather than the centre.
     public var emergency: Bool
+    /// Placed while the modem had no registration: if it fails after registration came back,
+    /// the failure says nothing about the centre and the next attempt goes at once.
+    public var placedUnregistered = false
 }
 
 public struct PendingReport: Sendable, Hashable {
     public var report: Report
     public var attempts: Int
+    /// Queue order (sequence numbers wrap, this does not): resends go out oldest first.
+    public var order: Int
+    /// Sent and waiting for the answer; false while it waits out a retry backoff.
+    public var awaitingAnswer = true
     public var smsSent = false
 }
 

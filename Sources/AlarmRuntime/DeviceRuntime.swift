@@ -36,6 +36,8 @@ public final class DeviceRuntime: Sendable {
         var started = false
         var persistedSequence = 0
         var fixLost = false
+        /// The most recent records, replayed to a new watcher so it sees the boot too.
+        var history: [TimelineRecord] = []
     }
 
     public let machine: AlarmMachine
@@ -319,9 +321,13 @@ public final class DeviceRuntime: Sendable {
 
     // MARK: Timeline
 
-    /// Registers an observer of timeline records; returns a key for `removeObserver`.
-    public func addObserver(_ observer: @escaping @Sendable (TimelineRecord) -> Void) -> Int {
+    static let historyLength = 256
+
+    /// Registers an observer of timeline records; returns a key for `removeObserver`. With `replay`, the
+    /// observer first gets the recent history (under the same lock, so nothing is missed or doubled).
+    public func addObserver(replay: Bool = false, _ observer: @escaping @Sendable (TimelineRecord) -> Void) -> Int {
         inner.withLock { inner in
+            if replay { for record in inner.history { observer(record) } }
             inner.nextObserver += 1
             inner.observers[inner.nextObserver] = observer
             return inner.nextObserver
@@ -334,8 +340,13 @@ public final class DeviceRuntime: Sendable {
 
     func publish(_ category: TimelineRecord.Category, _ text: String) {
         let record = TimelineRecord(at: clock.now().milliseconds, category: category, text: text)
-        let observers = inner.withLock { Array($0.observers.values) }
-        for observer in observers { observer(record) }
+        // Delivered under the lock so records reach every observer in order; observers must not block
+        // (the control server only queues).
+        inner.withLock { inner in
+            inner.history.append(record)
+            if inner.history.count > Self.historyLength { inner.history.removeFirst(inner.history.count - Self.historyLength) }
+            for observer in inner.observers.values { observer(record) }
+        }
     }
 
     /// Kind, source, accuracy and age of a report's position, never its coordinates.

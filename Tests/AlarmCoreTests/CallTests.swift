@@ -183,3 +183,17 @@ import Testing
         #expect(h.state.call?.id == call)
     }
 }
+
+@Suite struct RegistrationRaceTests {
+    @Test func attemptPlacedWithoutRegistrationThatFailsAfterRegistrationIsRetriedAtOnce() throws {
+        var h = Harness()
+        h.send(.network(NetworkStatus(registration: .searching)))
+        h.trigger()
+        let call = try #require(h.currentCall)
+        h.send(.network(NetworkStatus(registration: .home)))
+        // The attempt is still in flight: nothing new yet.
+        #expect(h.effects.dialled.isEmpty)
+        h.send(.call(call, .ended(.dialFailed(.notReady))))
+        #expect(h.effects.dialled.count == 1)
+    }
+}

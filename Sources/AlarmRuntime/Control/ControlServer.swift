@@ -142,7 +142,7 @@ public final class ControlServer: Sendable {
         }
 
         func watch(_ runtime: DeviceRuntime) {
-            let key = runtime.addObserver { [self] record in send(ControlJSON.line(record)) }
+            let key = runtime.addObserver(replay: true) { [self] record in send(ControlJSON.line(record)) }
             state.withLock { $0.observer = key }
         }
 

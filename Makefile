@@ -1,0 +1,43 @@
+# The README's two commands: `make sim` (one whole alarm on simulated hardware) and `make test`.
+# Both set up what they need on a fresh Debian/Ubuntu machine (apt via sudo when not root).
+
+SWIFT        ?= swift
+SWIFT_PATHS  := /opt/swift/usr/bin /usr/share/swift/usr/bin
+export PATH  := $(PATH):$(subst $(eval) ,:,$(SWIFT_PATHS))
+# System packages the build, tests and simulator need (later issues add gpsd, ALSA, libmodbus here).
+APT_PACKAGES := make pkg-config
+SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+BIN          := .build/debug
+
+.PHONY: all deps build sim test bench clean
+
+all: build
+
+deps:
+	@command -v $(SWIFT) >/dev/null || { \
+	  echo "Swift 6 is not installed. Install the toolchain for your distribution from https://www.swift.org/install/linux/"; \
+	  echo "(e.g. with swiftly), make sure 'swift' is on PATH, then run make again."; exit 1; }
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+# One complete alarm: simulated centre + daemon on boards/sim.json5, button pressed through the simulator.
+sim: build
+	$(BIN)/alarm-sim --board boards/sim.json5
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+# Benchmarks are not tests: timings never decide whether CI passes.
+bench: deps
+	$(SWIFT) build -c release --product alarm-bench
+	.build/release/alarm-bench --output bench/results.json
+
+clean:
+	rm -rf .build .sim bench/results.json

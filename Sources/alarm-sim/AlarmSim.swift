@@ -1,0 +1,174 @@
+import AlarmRuntime
+import ArgumentParser
+import Glibc
+import PosixIO
+
+/// `make sim`: starts the simulated centre and the daemon on the simulator board, presses the button
+/// through the simulator, and prints the alarm's timeline in milliseconds since the trigger.
+@main
+struct AlarmSim: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "alarm-sim",
+        abstract: "Run one complete alarm on simulated hardware and print its timeline.")
+
+    @Option(help: "Simulator board file.") var board = "boards/sim.json5"
+    @Option(help: "How long to hold the button.") var hold = "2.5s"
+    @Option(help: "The centre ends the alarm after this many position updates.") var endAfterUpdates = 3
+    @Option(help: "Give up after this long.") var timeout = "60s"
+    @Option(help: "Directory for the daemon's and the centre's logs.") var logs = ".sim"
+
+    func run() throws {
+        signal(SIGPIPE, SIG_IGN)
+        let parsed: Board
+        do { parsed = try Board.load(path: board) } catch { throw ValidationError("\(error)") }
+        guard parsed.kind != .device else { throw ValidationError("\(board) is a device board; alarm-sim needs a simulator board") }
+        guard let limit = DurationText.parse(timeout), DurationText.parse(hold) != nil else {
+            throw ValidationError("--timeout and --hold take durations such as 60s or 2.5s")
+        }
+        let bin = String(ChildProcess.executablePath().split(separator: "/", omittingEmptySubsequences: false).dropLast()
+            .joined(separator: "/"))
+        _ = try StorageDirectory(path: logs)
+        let centreLog = try FileDescriptor.open("\(logs)/centre.log", O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
+        let daemonLog = try FileDescriptor.open("\(logs)/alarmd.log", O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
+
+        var children: [ChildProcess] = []
+        defer { for child in children.reversed() { child.stop(graceMilliseconds: 3000) } }
+        if parsed.roles[.reportLink]?.scheme == "tcp", let (_, port) = parsed.roles[.reportLink]?.hostAndPort {
+            children.append(try ChildProcess.spawn("\(bin)/alarm-centre",
+                ["--port", "\(port)", "--end-after-updates", "\(endAfterUpdates)"], stdout: centreLog, stderr: centreLog))
+        }
+        children.append(try ChildProcess.spawn("\(bin)/alarmd", ["--board", board, "--log-level", "info"],
+                                               stdout: daemonLog, stderr: daemonLog))
+
+        let timeline = Timeline()
+        let outcome: Timeline.Outcome
+        do {
+            let watcher = try connect(parsed.controlSocketPath, children: children)
+            try watcher.startWatching()
+            let deadline = SystemTime.monotonicNanoseconds() + limit.milliseconds * 1_000_000
+            var pressed = false
+            while !timeline.finished {
+                let left = (deadline - SystemTime.monotonicNanoseconds()) / 1_000_000
+                guard left > 0 else { break }
+                guard let record = try watcher.nextRecord(timeoutMilliseconds: Int32(min(left, 500))) else {
+                    if let dead = children.first(where: { (try? $0.wait(timeoutMilliseconds: 0)) != nil }) {
+                        print("a simulator process (pid \(dead.pid)) exited early; see \(logs)/alarmd.log and \(logs)/centre.log")
+                        break
+                    }
+                    continue
+                }
+                timeline.add(record)
+                if !pressed, timeline.modemReady {
+                    pressed = true
+                    let response = try ControlClient(socketPath: parsed.controlSocketPath)
+                        .request(ControlRequest(command: "sim", arguments: ["press", hold]))
+                    guard response.ok else { throw ValidationError(response.error ?? "press refused") }
+                }
+            }
+            outcome = timeline.outcome
+        } catch {
+            print("alarm-sim: \(error)")
+            printTail(of: "\(logs)/alarmd.log")
+            throw ExitCode(1)
+        }
+        print(outcome.summary)
+        print("logs: \(logs)/alarmd.log, \(logs)/centre.log")
+        if !outcome.delivered {
+            printTail(of: "\(logs)/alarmd.log")
+            throw ExitCode(1)
+        }
+    }
+
+    /// The daemon needs a moment to create its socket; retry until it does or dies.
+    func connect(_ path: String, children: [ChildProcess]) throws -> ControlClient {
+        let deadline = SystemTime.monotonicNanoseconds() + 10_000_000_000
+        while true {
+            if let client = try? ControlClient(socketPath: path) { return client }
+            if SystemTime.monotonicNanoseconds() > deadline {
+                throw ValidationError("alarmd did not open \(path) within 10 s")
+            }
+            for child in children {
+                if let status = try child.wait(timeoutMilliseconds: 50) {
+                    throw ValidationError("a simulator process exited with status \(status) before the alarm")
+                }
+            }
+        }
+    }
+
+    func printTail(of path: String) {
+        guard let bytes = try? StorageDirectory.readFile(path) else { return }
+        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n").suffix(15)
+        print("--- last lines of \(path) ---")
+        for line in lines { print(line) }
+    }
+}
+
+/// Collects timeline records, prints them relative to the trigger, and judges the alarm.
+final class Timeline {
+    struct Outcome {
+        var delivered: Bool
+        var summary: String
+    }
+
+    private var buffered: [TimelineRecord] = []
+    private var triggerAt: Int64?
+    private(set) var modemReady = false
+    private(set) var finished = false
+    private var deliveredAt: Int64?
+    private var alarmAckAt: Int64?
+    private var connectedAt: Int64?
+    private var updatesAcknowledged = 0
+    private var endedAt: Int64?
+    private var updateSequences: Set<String> = []
+
+    func add(_ record: TimelineRecord) {
+        switch record.category {
+        case .network where record.text.hasPrefix("modem ready"): modemReady = true
+        case .trigger: triggerAt = triggerAt ?? record.at
+        case .delivered: deliveredAt = deliveredAt ?? record.at
+        case .call where record.text.contains("connected"): connectedAt = connectedAt ?? record.at
+        case .report where record.text.contains("position-update"):
+            if let seq = record.text.split(separator: " ").dropFirst().first { updateSequences.insert(String(seq)) }
+        case .reportAck:
+            let seq = record.text.split(separator: " ").dropFirst().first.map(String.init) ?? ""
+            if updateSequences.contains(seq) { updatesAcknowledged += 1 } else if alarmAckAt == nil { alarmAckAt = record.at }
+        case .alarmEnd:
+            endedAt = record.at
+            finished = true
+        default: break
+        }
+        buffered.append(record)
+        guard let triggerAt else { return }
+        for line in buffered { print(format(line, relativeTo: triggerAt)) }
+        fflush(nil)
+        buffered.removeAll()
+    }
+
+    private func format(_ record: TimelineRecord, relativeTo origin: Int64) -> String {
+        let ms = record.at - origin
+        let stamp = (ms >= 0 ? "+" : "") + "\(ms) ms"
+        let padded = String(repeating: " ", count: max(0, 10 - stamp.count)) + stamp
+        let category = record.category.rawValue
+        return "\(padded)  \(category)\(String(repeating: " ", count: max(1, 12 - category.count)))\(record.text)"
+    }
+
+    var outcome: Outcome {
+        if triggerAt == nil {
+            for line in buffered { print(format(line, relativeTo: buffered.first?.at ?? 0)) }
+        }
+        guard let trigger = triggerAt else {
+            return Outcome(delivered: false, summary: "FAILED: the alarm was never raised")
+        }
+        var missing: [String] = []
+        if deliveredAt == nil { missing.append("no delivery") }
+        if alarmAckAt == nil { missing.append("alarm report not acknowledged") }
+        if connectedAt == nil { missing.append("centre call never connected") }
+        if updatesAcknowledged == 0 { missing.append("no position update acknowledged") }
+        if endedAt == nil { missing.append("alarm did not end in time") }
+        func rel(_ t: Int64?) -> String { t.map { "+\($0 - trigger) ms" } ?? "never" }
+        let facts = "delivered \(rel(deliveredAt)), alarm report acknowledged \(rel(alarmAckAt)), "
+            + "call connected \(rel(connectedAt)), \(updatesAcknowledged) position update(s) acknowledged, ended \(rel(endedAt))"
+        if missing.isEmpty { return Outcome(delivered: true, summary: "OK: \(facts)") }
+        return Outcome(delivered: false, summary: "FAILED (\(missing.joined(separator: ", "))): \(facts)")
+    }
+}
