@@ -64,7 +64,7 @@ public final class TCPReportLink: ReportLink {
         let now = clock.now().milliseconds
         let existing = state.withLock { state -> StreamConnection? in
             guard let connection = state.connection else { return nil }
-            if now - state.lastActivity > maximumIdle.milliseconds {
+            if now - state.lastActivity >= maximumIdle.milliseconds {
                 state.connection = nil
                 connection.close()
                 return nil

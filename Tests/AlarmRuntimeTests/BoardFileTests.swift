@@ -1,0 +1,144 @@
+import AlarmCore
+import AlarmRuntime
+import Testing
+
+@Suite struct BoardFileTests {
+    static let repository: String = {
+        // Tests/AlarmRuntimeTests/BoardFileTests.swift → repository root
+        var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
+        parts.removeLast(3)
+        return parts.joined(separator: "/")
+    }()
+
+    let minimal = """
+        // comment
+        { name: "t", kind: "simulator", device: { id: "D-1" }, silence: "no-speaker",
+          roles: { button: "sim:", position: "sim:", modem: "sim:", reportLink: "sim:", },
+          storage: "/tmp/x", controlSocket: "/tmp/x.sock",
+          alarm: { centreNumbers: ["+3292000101"] }, }
+        """
+
+    func parse(_ text: String) throws(BoardError) -> Board {
+        try Board.parse(Array(text.utf8), file: "boards/test.json5")
+    }
+
+    func error(_ text: String) -> BoardError? {
+        do {
+            _ = try parse(text)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func shippedSimulatorBoardIsValid() throws {
+        let board = try Board.load(path: "\(Self.repository)/boards/sim.json5")
+        #expect(board.kind == .simulator)
+        #expect(board.alarm.triggerHold == .seconds(2))
+        #expect(board.alarm.centreNumbers.count == 2)
+        #expect(board.roles[.reportLink]?.hostAndPort?.port == 7510)
+        #expect(board.haptics.alarmRaised != board.haptics.delivered)
+    }
+
+    @Test func minimalBoardGetsProductDefaults() throws {
+        let board = try parse(minimal)
+        #expect(board.alarm.trackingInterval == .seconds(10))
+        #expect(board.alarm.trackingDuration == .seconds(3600))
+        #expect(board.alarm.callbackWindow == .seconds(1800))
+        #expect(board.alarm.emergencyFallbackAfter == .seconds(60))
+        #expect(board.alarm.cancelGesture == nil)
+    }
+
+    @Test func misspeltKeyIsNamed() {
+        let e = error(minimal.replacingFirst("centreNumbers", with: "centerNumbers"))
+        #expect(e?.file == "boards/test.json5")
+        #expect(e?.key == "alarm.centerNumbers")
+        #expect(e?.problem.contains("unknown key") == true)
+    }
+
+    @Test func wrongTypeNamesKeyAndExpectation() {
+        let e = error(minimal.replacingFirst(#"centreNumbers: ["+3292000101"]"#, with: #"centreNumbers: "+3292000101""#))
+        #expect(e?.key == "alarm.centreNumbers")
+        #expect(e?.problem.contains("expected a list of strings") == true)
+    }
+
+    @Test func badDurationIsExplained() {
+        let e = error(minimal.replacingFirst("alarm: {", with: #"alarm: { triggerHold: "2 seconds","#))
+        #expect(e?.key == "alarm.triggerHold")
+        #expect(e?.problem.contains("expected a duration") == true)
+    }
+
+    @Test func badPhoneNumber() {
+        let e = error(minimal.replacingFirst("+3292000101", with: "police"))
+        #expect(e?.key == "alarm.centreNumbers[0]")
+    }
+
+    @Test func missingRequiredKeys() {
+        #expect(error(minimal.replacingFirst(#"alarm: { centreNumbers: ["+3292000101"] },"#, with: ""))?.key == "alarm.centreNumbers")
+        #expect(error(minimal.replacingFirst(#"silence: "no-speaker","#, with: ""))?.key == "silence")
+        #expect(error(minimal.replacingFirst(#"button: "sim:","#, with: ""))?.key == "roles.button")
+    }
+
+    @Test func simulatedRoleRefusedOnDeviceBoard() {
+        let e = error(minimal.replacingFirst(#"kind: "simulator""#, with: #"kind: "device""#))
+        #expect(e?.key.hasPrefix("roles.") == true)
+        #expect(e?.problem.contains("device") == true)
+    }
+
+    @Test func amplifierSilenceNeedsItsLine() {
+        let e = error(minimal.replacingFirst("no-speaker", with: "amplifier-off"))
+        #expect(e?.key == "roles.amplifierEnable")
+    }
+
+    @Test func identicalHapticPatternsRefused() {
+        let e = error(minimal.replacingFirst("alarm: {", with: "haptics: { alarmRaised: [500], delivered: [500] }, alarm: {"))
+        #expect(e?.key == "haptics.delivered")
+    }
+
+    @Test func notJSON5() {
+        let e = error("{ name: ")
+        #expect(e?.file == "boards/test.json5")
+        #expect(e?.problem.contains("JSON5") == true)
+    }
+
+    @Test func missingFileNamed() {
+        do {
+            _ = try Board.load(path: "/nonexistent/board.json5")
+            Issue.record("loaded a missing file")
+        } catch {
+            #expect(error.description.hasPrefix("/nonexistent/board.json5:"))
+        }
+    }
+
+    @Test func durationsAndURIs() {
+        #expect(DurationText.parse("500ms") == .milliseconds(500))
+        #expect(DurationText.parse("2.5s") == .milliseconds(2500))
+        #expect(DurationText.parse("10min") == .seconds(600))
+        #expect(DurationText.parse("1h") == .seconds(3600))
+        #expect(DurationText.parse("2") == nil)
+        #expect(DurationText.parse("-1s") == nil)
+        #expect(PortURI("tcp://127.0.0.1:7510")?.hostAndPort?.port == 7510)
+        #expect(PortURI("tcp://[::1]:7510")?.hostAndPort?.host == "::1")
+        #expect(PortURI("serial:/dev/ttyUSB2?baud=115200")?.query["baud"] == "115200")
+        #expect(PortURI("serial:/dev/ttyUSB2?baud=115200")?.target == "/dev/ttyUSB2")
+        #expect(PortURI("no scheme") == nil)
+    }
+}
+
+extension String {
+    func replacingFirst(_ target: String, with replacement: String) -> String {
+        guard let range = range(of: target) else { return self }
+        var copy = self
+        copy.replaceSubrange(range, with: replacement)
+        return copy
+    }
+
+    func range(of target: String) -> Range<String.Index>? {
+        var index = startIndex
+        while index < endIndex {
+            if self[index...].hasPrefix(target) { return index..<self.index(index, offsetBy: target.count) }
+            index = self.index(after: index)
+        }
+        return nil
+    }
+}
