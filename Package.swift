@@ -39,18 +39,19 @@ let package = Package(
         .target(name: "SimCentre", dependencies: ["AlarmCodecs", "PosixIO"], swiftSettings: strict),
 
         .executableTarget(name: "alarmd", dependencies: [
-            "AlarmRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "AlarmRuntime", "HAL", "LinuxBackends", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .executableTarget(name: "alarmctl", dependencies: [
             "AlarmRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
         .executableTarget(name: "alarm-centre", dependencies: [
-            "SimCentre", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
+            "SimCentre", "AlarmCodecs", "AlarmCore", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
         .executableTarget(name: "alarm-sim", dependencies: [
             "AlarmRuntime", "PosixIO", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         .executableTarget(name: "alarm-bench", dependencies: [
-            "AlarmRuntime", "AlarmCore", "SimBackends",
-            .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
+            "AlarmRuntime", "AlarmCore", "HAL", "SimBackends", "LinuxBackends", "SimCentre", "PosixIO",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
 
         .testTarget(name: "AlarmCoreTests", dependencies: ["AlarmCore"]),
         .testTarget(name: "AlarmCodecsTests", dependencies: ["AlarmCodecs", "AlarmCore"]),
