@@ -38,7 +38,7 @@ struct Status: ParsableCommand {
     func run() throws {
         let client = try connection.client()
         let response = try client.request(ControlRequest(command: "status"))
-        guard response.ok, let status = response.status else { throw ValidationError(response.error ?? "no status") }
+        guard response.ok, let status = response.status else { throw Refused(message: response.error ?? "no status") }
         if json {
             print(String(decoding: ControlJSON.line(status).dropLast(), as: UTF8.self))
         } else {
@@ -81,7 +81,7 @@ struct Sim: ParsableCommand {
         }
         let client = try connection.client()
         let response = try client.request(ControlRequest(command: "sim", arguments: arguments))
-        guard response.ok else { throw ValidationError(response.error ?? "refused") }
+        guard response.ok else { throw Refused(message: response.error ?? "refused") }
         print(response.message ?? "ok")
     }
 }
@@ -89,4 +89,10 @@ struct Sim: ParsableCommand {
 
 extension String {
     func padding(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
+}
+
+/// The daemon said no; its words are the whole message (no usage text after it).
+struct Refused: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
 }

@@ -27,7 +27,8 @@ final class Scenario: Sendable {
     init(settings configure: (inout AlarmSettings) -> Void = { _ in },
          modem modemConfigure: (inout SimModemSettings) -> Void = { _ in },
          route routeConfigure: (inout SimRoute) -> Void = { _ in },
-         store: any RecordStore = InMemoryRecordStore()) {
+         store: any RecordStore = InMemoryRecordStore(),
+         silence: SilenceMethod = .noSpeaker, amplifier: SimOutputLine? = nil) {
         var settings = AlarmSettings()
         settings.centreNumbers = Self.centre
         configure(&settings)
@@ -45,12 +46,13 @@ final class Scenario: Sendable {
         audio = SimAudio(clock: clock, framePeriod: .milliseconds(500))
         self.store = store
         let backends = Backends(button: button, position: position, network: modem, calls: modem, sms: modem,
-                                reportLink: link, audio: audio, vibrator: vibrator, power: power, store: store)
+                                reportLink: link, audio: audio, vibrator: vibrator, power: power,
+                                amplifierEnable: amplifier, store: store)
         var logger = Logger(label: "scenario", factory: { _ in SwiftLogNoOpLogHandler() })
         logger.logLevel = .critical
         runtime = DeviceRuntime(machine: AlarmMachine(settings: settings),
                                 identity: .init(deviceID: "BE-TEST-1", boardName: "test"),
-                                clock: clock, backends: backends, silence: .noSpeaker, logger: logger)
+                                clock: clock, backends: backends, silence: silence, logger: logger)
         _ = runtime.addObserver { [timeline] record in timeline.append(record) }
     }
 

@@ -166,6 +166,7 @@ public enum DurationText {
         if ms % 3_600_000 == 0, ms > 0 { return "\(ms / 3_600_000)h" }
         if ms % 60_000 == 0, ms > 0 { return "\(ms / 60_000)min" }
         if ms % 1000 == 0 { return "\(ms / 1000)s" }
+        if ms > 1000, ms % 100 == 0 { return "\(ms / 1000).\(ms % 1000 / 100)s" }
         return "\(ms)ms"
     }
 }
