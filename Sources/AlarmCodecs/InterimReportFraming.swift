@@ -6,7 +6,7 @@ import AlarmCore
 //
 //   device → centre   REPORT v=1 dev=<id> seq=<n> alarm=<n> kind=<kind> sent=<ms> [pos=<lat>,<lon>,<acc>,<src>,<fix ms>]
 //                     [age=<ms>] [prev=<lat>,<lon>;<lat>,<lon>] [cell=<mcc>,<mnc>,<area>,<cell>,<act>]
-//   centre → device   ACK <seq> | NAK <seq> | CMD end-alarm
+//   centre → device   ACK <seq> | NAK <seq> | CMD end-alarm [<alarm>]
 
 public struct ReportFrame: Sendable, Hashable {
     public var deviceID: String
@@ -54,7 +54,7 @@ public enum InterimFraming {
         let text = switch message {
         case .ack(let sequence): "ACK \(sequence)"
         case .nak(let sequence): "NAK \(sequence)"
-        case .command(let command): "CMD \(command.rawValue)"
+        case .command(let command): "CMD \(command.action.rawValue)" + (command.alarmNumber.map { " \($0)" } ?? "")
         }
         return Array((text + "\n").utf8)
     }
@@ -114,6 +114,12 @@ public enum InterimFraming {
 
     public static func decodeCentreMessage(_ line: [UInt8]) -> Result<CentreMessage, FramingError> {
         let words = String(decoding: line, as: UTF8.self).split(separator: " ")
+        if words.count == 3, words[0] == "CMD" {
+            guard let action = CentreCommand.Action(rawValue: String(words[1])), let alarm = Int(words[2]), alarm > 0 else {
+                return .failure(FramingError("invalid command"))
+            }
+            return .success(.command(CentreCommand(action, alarmNumber: alarm)))
+        }
         guard words.count == 2 else { return .failure(FramingError("expected two words")) }
         switch words[0] {
         case "ACK", "NAK":
@@ -122,10 +128,10 @@ public enum InterimFraming {
             }
             return .success(words[0] == "ACK" ? .ack(sequence: sequence) : .nak(sequence: sequence))
         case "CMD":
-            guard let command = CentreCommand(rawValue: String(words[1])) else {
+            guard let action = CentreCommand.Action(rawValue: String(words[1])) else {
                 return .failure(FramingError("unknown command"))
             }
-            return .success(.command(command))
+            return .success(.command(CentreCommand(action)))
         default:
             return .failure(FramingError("unknown message"))
         }

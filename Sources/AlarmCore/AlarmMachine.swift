@@ -75,7 +75,8 @@ struct Transition {
     }
 
     mutating func centreCommand(_ command: CentreCommand) {
-        switch command {
+        if let target = command.alarmNumber, target != state.activeAlarm?.number { return }
+        switch command.action {
         case .endAlarm: endAlarm(.centreEnded)
         }
     }
@@ -93,10 +94,16 @@ struct Transition {
         effects.append(.announce(.alarmRaised(alarmNumber: state.alarmsRaised)))
         effects.append(.indicate(.alarmRaised))
         // Call and report go out together; neither waits for a position.
-        if state.call == nil {
+        if let call = state.call {
+            // A centre call from the previous alarm is still up (or a callback is being answered): it carries
+            // this alarm too. When it ends, this alarm dials for itself.
+            if var alarm {
+                alarm.inheritedCall = call.id
+                self.alarm = alarm
+            }
+            if call.connected { markDelivered(.call) }
+        } else {
             dialNext()
-        } else if let call = state.call, !call.connected {
-            // An incoming call is still being set up; the dial cycle resumes when it ends.
         }
         queueReport(.alarm)
         effects.append(.setPositionRate(.alarm))

@@ -46,6 +46,8 @@ extension Transition {
             guard var alarm else { return }
             alarm.consecutiveFailures = 0
             alarm.waitingToRedial = false
+            // The centre is listening again (e.g. it called back): a later drop must be redialled.
+            alarm.centreHungUp = false
             self.alarm = alarm
             effects.append(.cancelTimer(.redial))
             markDelivered(.call)
@@ -53,8 +55,15 @@ extension Transition {
             state.call = nil
             effects.append(.cancelTimer(.callSetup))
             guard var alarm else { return }  // outside an alarm nothing is redialled
-            if call.connected {
-                if reason == .normalClearing {
+            if alarm.inheritedCall == id {
+                alarm.inheritedCall = nil
+                self.alarm = alarm
+                dialNext()
+            } else if call.connected {
+                if reason == .normalClearing && call.emergency {
+                    // The emergency operator hung up on a silent line: that says nothing about the centre.
+                    attemptFailed(call)
+                } else if reason == .normalClearing {
                     alarm.centreHungUp = true
                     self.alarm = alarm
                     effects.append(.announce(.centreHungUp))
@@ -104,7 +113,16 @@ extension Transition {
     }
 
     mutating func emergencyFallbackDue() {
-        guard let alarm, alarm.waitingToRedial, state.call == nil, emergencyFallbackApplies else { return }
+        guard let alarm, emergencyFallbackApplies, !alarm.centreHungUp else { return }
+        if let call = state.call {
+            // A centre attempt placed without registration may hang until its setup timeout; the deadline wins.
+            guard !call.connected, !call.emergency, case .outgoing = call.id else { return }
+            state.call = nil
+            effects.append(.cancelTimer(.callSetup))
+            effects.append(.hangUp(call.id))
+        } else if !alarm.waitingToRedial {
+            return
+        }
         dialNext()
     }
 
@@ -141,6 +159,8 @@ extension Transition {
     }
 
     mutating func incomingCall(_ id: CallID, caller: String?) {
+        // Modems repeat RING/+CLIP while a call rings: the call being answered must not be rejected by its echo.
+        if state.call?.id == id { return }
         if state.call != nil {
             // Never disturb the call in progress; the waiting caller gets rejected.
             rejectCall(id, caller: caller)

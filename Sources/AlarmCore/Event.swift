@@ -3,9 +3,24 @@ public enum ButtonEdge: String, Sendable, Hashable, Codable {
     case released
 }
 
-/// Commands from the receiving centre, already authenticated by the link that carried them.
-public enum CentreCommand: String, Sendable, Hashable, Codable {
-    case endAlarm = "end-alarm"
+/// A command from the receiving centre, already authenticated by the link that carried them.
+public struct CentreCommand: Sendable, Hashable, Codable {
+    public enum Action: String, Sendable, Hashable, Codable {
+        case endAlarm = "end-alarm"
+    }
+
+    public var action: Action
+    /// The alarm the command is meant for. A late or replayed command for an earlier alarm must not end
+    /// the current one; nil (a link that cannot say) applies to whatever alarm is active.
+    public var alarmNumber: Int?
+
+    public init(_ action: Action, alarmNumber: Int? = nil) {
+        self.action = action
+        self.alarmNumber = alarmNumber
+    }
+
+    public static let endAlarm = CentreCommand(.endAlarm)
+    public static func endAlarm(_ alarmNumber: Int) -> CentreCommand { CentreCommand(.endAlarm, alarmNumber: alarmNumber) }
 }
 
 /// Everything the core can be told. Each comes with the instant it happened.

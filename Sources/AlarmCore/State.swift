@@ -39,8 +39,9 @@ public struct ButtonState: Sendable, Hashable {
 
 public struct NetworkState: Sendable, Hashable {
     public var status = NetworkStatus.unknown
-    /// Since when the modem has had no registration; nil while registered.
-    public var unregisteredSince: Instant? = .origin
+    /// Since when the modem has reported no registration; nil while registered and before its first report
+    /// (the monotonic origin is the machine's boot, not the daemon's: it must not count as "unregistered since").
+    public var unregisteredSince: Instant?
 }
 
 public struct ReceivedFix: Sendable, Hashable {
@@ -82,6 +83,8 @@ public struct ActiveAlarm: Sendable, Hashable {
     /// The centre hung up a connected call: it has heard enough, do not call again.
     public var centreHungUp = false
     public var emergencyFallbackReported = false
+    /// A centre call that was already connected when this alarm was raised (the previous alarm's).
+    public var inheritedCall: CallID?
     public var lastReported: Fix?
     /// The last reported position was a fresh GNSS fix (anything less is improved on at once).
     public var lastReportedFresh = false

@@ -77,7 +77,9 @@ public enum DeviceAssembly {
                                  problem: "expected tcp://HOST:PORT, got \"\(linkURI)\"")
             }
             reportLink = TCPReportLink(host: host, port: port, deviceID: board.deviceID, clock: clock,
-                                       logger: logger, maximumIdle: .seconds(60))
+                                       logger: logger, maximumIdle: .seconds(60),
+                                       unansweredLimit: board.alarm.reportAckTimeout,
+                                       acceptsCommands: board.kind != .device)
         case "sim":
             let link = SimReportLink(clock: clock, dataAvailable: { modem.network.registration.isRegistered })
             sim.reportLink = link

@@ -23,9 +23,10 @@ public final class DeviceRuntime: Sendable {
 
     struct Inner {
         var state = AlarmState()
-        var inbox: [Event] = []
+        /// Events waiting to be processed; a timer event carries the generation of the timer that fired.
+        var inbox: [(event: Event, timerGeneration: Int?)] = []
         var draining = false
-        var timers: [TimerID: (generation: Int, token: any Cancellable)] = [:]
+        var timers: [TimerID: (generation: Int, token: (any Cancellable)?)] = [:]
         var timerGeneration = 0
         var observers: [Int: @Sendable (TimelineRecord) -> Void] = [:]
         var nextObserver = 0
@@ -136,35 +137,45 @@ public final class DeviceRuntime: Sendable {
 
     /// Hands an input to the core, stamped now (or at the instant the backend observed it).
     public func post(_ input: Input, at instant: Instant? = nil) {
-        let event = Event(input, at: instant ?? clock.now())
+        enqueue(Event(input, at: instant ?? clock.now()), timerGeneration: nil)
+    }
+
+    private func enqueue(_ event: Event, timerGeneration: Int?) {
         let mustDrain = inner.withLock { inner in
-            inner.inbox.append(event)
+            inner.inbox.append((event, timerGeneration))
             if inner.draining { return false }
             inner.draining = true
             return true
         }
         guard mustDrain else { return }
-        while let next = inner.withLock({ inner -> Event? in
+        while let next = inner.withLock({ inner -> (event: Event, timerGeneration: Int?)? in
             if inner.inbox.isEmpty {
                 inner.draining = false
                 return nil
             }
             return inner.inbox.removeFirst()
         }) {
-            process(next)
+            process(next.event, timerGeneration: next.timerGeneration)
         }
     }
 
-    private func process(_ event: Event) {
-        let (before, after, effects) = inner.withLock { inner in
+    private func process(_ event: Event, timerGeneration: Int?) {
+        let stepped = inner.withLock { inner -> (AlarmState, AlarmState, [Effect])? in
+            if let generation = timerGeneration, case .timer(let id) = event.input {
+                // Restarted or cancelled after it fired but before it was processed: a stale timer.
+                guard inner.timers[id]?.generation == generation else { return nil }
+                inner.timers[id] = nil
+            }
             let before = inner.state
             let (after, effects) = machine.step(before, event)
             inner.state = after
             return (before, after, effects)
         }
+        guard let (before, after, effects) = stepped else { return }
         describe(event, before: before, after: after)
-        persistSequenceIfNeeded(after.nextSequence)
         for effect in effects { execute(effect, state: after) }
+        // After the effects: the dial and the alarm report never wait for flash.
+        persistSequenceIfNeeded(after.nextSequence)
     }
 
     private func linkEvent(_ event: ReportLinkEvent) {
@@ -202,7 +213,7 @@ public final class DeviceRuntime: Sendable {
             startTimer(id, after: delay)
         case .cancelTimer(let id):
             let timer = inner.withLock { $0.timers.removeValue(forKey: id) }
-            timer?.token.cancel()
+            timer?.token?.cancel()
         case .dial(let id, let number):
             publish(.dial, "dialling \(number) (\(id))")
             logger.info("dial", metadata: ["call": "\(id)", "number": "\(number)"])
@@ -245,22 +256,26 @@ public final class DeviceRuntime: Sendable {
         }
     }
 
+    /// The timer is recorded before it is scheduled, so even a zero delay firing at once on another thread
+    /// finds it; a timer cancelled or restarted while its callback was on its way never reaches the core.
     private func startTimer(_ id: TimerID, after delay: Duration) {
-        let generation = inner.withLock { inner -> Int in
+        let (generation, previous) = inner.withLock { inner -> (Int, (any Cancellable)?) in
             inner.timerGeneration += 1
-            return inner.timerGeneration
+            let previous = inner.timers[id]?.token
+            inner.timers[id] = (inner.timerGeneration, nil)
+            return (inner.timerGeneration, previous)
         }
+        previous?.cancel()
         let token = clock.schedule(after: delay) { [self] in
-            // A timer cancelled or restarted while its callback was already on its way must not fire.
-            let current = inner.withLock { inner -> Bool in
-                guard inner.timers[id]?.generation == generation else { return false }
-                inner.timers[id] = nil
-                return true
-            }
-            if current { post(.timer(id)) }
+            let current = inner.withLock { $0.timers[id]?.generation == generation }
+            if current { enqueue(Event(.timer(id), at: clock.now()), timerGeneration: generation) }
         }
-        let previous = inner.withLock { $0.timers.updateValue((generation, token), forKey: id) }
-        previous?.token.cancel()
+        let stale = inner.withLock { inner -> Bool in
+            guard inner.timers[id]?.generation == generation else { return true }
+            inner.timers[id]?.token = token
+            return false
+        }
+        if stale { token.cancel() }
     }
 
     private func setAudio(_ on: Bool) {
@@ -354,7 +369,7 @@ public final class DeviceRuntime: Sendable {
         var parts: [String] = []
         if let fix = report.position {
             let age = report.positionAge.map { " age \(Self.seconds($0))" } ?? ""
-            parts.append("\(fix.source.rawValue) ±\(Int(fix.horizontalAccuracy.rounded())) m\(age)")
+            parts.append("\(fix.source.rawValue) \(accuracyText(fix.horizontalAccuracy))\(age)")
         } else {
             parts.append("no position")
         }

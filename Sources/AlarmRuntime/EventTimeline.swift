@@ -17,7 +17,7 @@ extension DeviceRuntime {
                 return inner.fixLost
             }
             if before.lastFix == nil || reacquired {
-                publish(.position, "position fix acquired (\(fix.source.rawValue) ±\(Int(fix.horizontalAccuracy.rounded())) m)")
+                publish(.position, "position fix acquired (\(fix.source.rawValue) \(accuracyText(fix.horizontalAccuracy)))")
             }
         case .fixLost:
             let newlyLost = inner.withLock { inner in
@@ -56,7 +56,8 @@ extension DeviceRuntime {
         case .sms(let sequence, let accepted):
             publish(.sms, "fallback SMS for report #\(sequence) \(accepted ? "accepted by the network" : "refused")")
         case .centre(let command):
-            publish(.command, "centre command: \(command.rawValue)")
+            let target = command.alarmNumber.map { " for alarm #\($0)" } ?? ""
+            publish(.command, "centre command: \(command.action.rawValue)\(target)")
         case .power(let status):
             if before.power?.charging != status.charging || before.power == nil {
                 publish(.device, "battery \(status.batteryPercent)%\(status.charging ? ", charging" : "")")

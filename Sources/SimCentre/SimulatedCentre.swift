@@ -131,7 +131,7 @@ public final class SimulatedCentre: Sendable {
         }
         onReceive(received)
         if let answer { try? connection.send(InterimFraming.encode(answer)) }
-        if end { try? connection.send(InterimFraming.encode(.command(.endAlarm))) }
+        if end { try? connection.send(InterimFraming.encode(.command(.endAlarm(report.alarmNumber)))) }
     }
 
     private func broadcast(_ message: CentreMessage) {

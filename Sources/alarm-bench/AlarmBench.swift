@@ -66,7 +66,8 @@ struct AlarmBench: ParsableCommand {
         let centre = try SimulatedCentre(port: 0)
         centre.start()
         defer { centre.stop() }
-        let link = TCPReportLink(host: "127.0.0.1", port: centre.port, deviceID: "BENCH", clock: SystemClock(), logger: logger)
+        let link = TCPReportLink(host: "127.0.0.1", port: centre.port, deviceID: "BENCH", clock: SystemClock(), logger: logger,
+                                 acceptsCommands: false)
         let acks = AckProbe()
         try link.start { event in if case .outcome(let sequence, .acknowledged) = event { acks.acknowledged(sequence) } }
         harness.run("link.report-to-ack-loopback",

@@ -28,7 +28,8 @@ struct AlarmCentre: ParsableCommand {
             let r = received.frame.report
             var line = "centre: \(received.frame.deviceID) report #\(r.sequence) \(r.kind.rawValue)"
             if let fix = r.position {
-                line += " at \(fix.latitude), \(fix.longitude) ±\(Int(fix.horizontalAccuracy)) m (\(fix.source.rawValue))"
+                let accuracy = fix.horizontalAccuracy.isFinite ? "±\(Int(min(fix.horizontalAccuracy, 1e6))) m" : "±? m"
+                line += " at \(fix.latitude), \(fix.longitude) \(accuracy) (\(fix.source.rawValue))"
             } else if let cell = r.cell {
                 line += " cell \(cell.mcc)-\(cell.mnc) \(cell.areaCode)/\(cell.cellID)"
             } else {

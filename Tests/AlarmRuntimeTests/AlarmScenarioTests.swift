@@ -201,3 +201,27 @@ import Testing
         #expect(second.link.received.first?.sequence == last + 1)
     }
 }
+
+@Suite struct RuntimeRobustnessTests {
+    @Test func fixWithUnknownAccuracyDoesNotCrashTheTimelineOrStatus() throws {
+        let s = Scenario()
+        try s.start()
+        s.advance(.seconds(1))
+        s.pressAndHold()
+        s.position.setFix(latitude: 51.05, longitude: 3.72, accuracy: .nan)
+        s.position.setFix(latitude: 51.05, longitude: 3.72, accuracy: .infinity)
+        s.advance(.seconds(11))
+        #expect(s.texts(.report).contains { $0.contains("±? m") })
+        #expect(StatusText.render(s.runtime.status).contains("±? m"))
+    }
+
+    @Test func zeroDelayTimersAreNotLost() throws {
+        let s = Scenario(settings: { $0.reportRetryInitialDelay = .zero; $0.reportAckTimeout = .seconds(1) })
+        try s.start()
+        s.advance(.seconds(1))
+        s.link.setBehaviour(.reject)
+        s.pressAndHold()
+        s.advance(.seconds(3))
+        #expect(s.runtime.status.counters.reportResends >= 2)
+    }
+}

@@ -17,10 +17,12 @@ import Testing
                positionAge: .milliseconds(300), previousPositions: [], cell: nil)
     }
 
-    func link(port: UInt16, maximumIdle: Duration = .seconds(60)) throws -> (TCPReportLink, Collector<ReportLinkEvent>) {
+    func link(port: UInt16, maximumIdle: Duration = .seconds(60), unansweredLimit: Duration = .seconds(10),
+              acceptsCommands: Bool = true) throws -> (TCPReportLink, Collector<ReportLinkEvent>) {
         let events = Collector<ReportLinkEvent>()
         let link = TCPReportLink(host: "127.0.0.1", port: port, deviceID: "BE-TEST-1", clock: SystemClock(),
-                                 logger: logger, maximumIdle: maximumIdle)
+                                 logger: logger, maximumIdle: maximumIdle, unansweredLimit: unansweredLimit,
+                                 acceptsCommands: acceptsCommands)
         try link.start { events.append($0) }
         return (link, events)
     }
@@ -51,7 +53,7 @@ import Testing
         #expect(events.waitUntil { $0.contains(.outcome(sequence: 1, .rejected)) })
         link.send(report(1))
         link.send(report(2, .positionUpdate))
-        #expect(events.waitUntil { $0.contains(.command(.endAlarm)) })
+        #expect(events.waitUntil { $0.contains(.command(.endAlarm(1))) })
         #expect(events.all.contains(.outcome(sequence: 1, .acknowledged)))
         #expect(events.all.contains(.outcome(sequence: 2, .acknowledged)))
     }
@@ -77,6 +79,35 @@ import Testing
         link.send(report(2))
         #expect(events.waitUntil { $0.contains(.outcome(sequence: 2, .acknowledged)) })
         #expect(events.all.filter { $0 == .linkUp }.count == 2)
+    }
+
+    @Test func unansweredFrameCondemnsTheConnection() throws {
+        var policy = SimulatedCentre.Policy()
+        policy.ignoreFirst = 1
+        let received = Collector<SimulatedCentre.Received>()
+        let centre = try SimulatedCentre(port: 0, policy: policy) { received.append($0) }
+        centre.start()
+        defer { centre.stop() }
+        let (link, events) = try link(port: centre.port, unansweredLimit: .zero)
+        link.send(report(1))
+        #expect(received.waitUntil { $0.count == 1 })
+        // Nothing came back for frame 1: frame 2 must not go into the same (possibly dead) flow.
+        link.send(report(2))
+        #expect(events.waitUntil { $0.contains(.outcome(sequence: 2, .acknowledged)) })
+        #expect(events.all.filter { $0 == .linkUp }.count == 2)
+    }
+
+    @Test func deviceBoardsIgnoreUnauthenticatedCommands() throws {
+        var policy = SimulatedCentre.Policy()
+        policy.endAfterUpdates = 1
+        let centre = try SimulatedCentre(port: 0, policy: policy)
+        centre.start()
+        defer { centre.stop() }
+        let (link, events) = try link(port: centre.port, acceptsCommands: false)
+        link.send(report(1, .positionUpdate))
+        link.send(report(2))
+        #expect(events.waitUntil { $0.contains(.outcome(sequence: 2, .acknowledged)) })
+        #expect(!events.all.contains { if case .command = $0 { true } else { false } })
     }
 
     @Test func centreRestartIsSurvived() throws {

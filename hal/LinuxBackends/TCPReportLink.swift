@@ -8,13 +8,19 @@ import Synchronization
 
 /// The report link over TCP with the interim line framing (SIA DC-09 replaces the framing later).
 /// Connects on demand, writes each frame in one write, turns ACK/NAK/commands into events, and never
-/// sends into a connection idle for longer than `maximumIdle`: mobile carriers' NATs drop idle TCP
-/// flows silently, and an alarm written into such a connection would wait for a timeout.
+/// sends into a connection that has been silent for longer than `maximumIdle`: mobile carriers' NATs drop
+/// idle TCP flows silently, and an alarm written into such a connection would wait for a timeout.
+/// Silence is measured on what the centre sends, not on what we send: a write into a dead flow still
+/// "succeeds" into the kernel's buffer. A frame left unanswered for `unansweredLimit` also condemns the
+/// connection, so the resend goes over a fresh one.
 public final class TCPReportLink: ReportLink {
     private struct State {
         var connection: StreamConnection?
         var decoder = StreamFramer(CentreMessageDecoder())
-        var lastActivity: Int64 = 0
+        /// When the centre last sent anything (or the connection was made), monotonic ms.
+        var lastReceived: Int64 = 0
+        /// When the oldest frame not followed by any answer was sent; nil when everything sent was answered.
+        var unansweredSince: Int64?
         var generation = 0
     }
 
@@ -24,13 +30,20 @@ public final class TCPReportLink: ReportLink {
     private let clock: any Clock
     private let connectTimeoutMilliseconds: Int32
     private let maximumIdle: Duration
+    private let unansweredLimit: Duration
+    private let acceptsCommands: Bool
     private let logger: Logger
     private let queue = DispatchQueue(label: "alarmd.report-link")
     private let relay = Mutex<(@Sendable (ReportLinkEvent) -> Void)?>(nil)
     private let state = Mutex(State())
 
+    /// `acceptsCommands`: this interim framing has no authentication, so only simulator and HIL boards
+    /// take centre commands from it.
     public init(host: String, port: UInt16, deviceID: String, clock: any Clock, logger: Logger,
-                connectTimeout: Duration = .seconds(5), maximumIdle: Duration = .seconds(60)) {
+                connectTimeout: Duration = .seconds(5), maximumIdle: Duration = .seconds(60),
+                unansweredLimit: Duration = .seconds(10), acceptsCommands: Bool) {
+        self.unansweredLimit = unansweredLimit
+        self.acceptsCommands = acceptsCommands
         self.host = host
         self.port = port
         self.deviceID = deviceID
@@ -50,7 +63,8 @@ public final class TCPReportLink: ReportLink {
             do throws(Errno) {
                 let connection = try currentConnection()
                 try connection.send(frame)
-                state.withLock { $0.lastActivity = clock.now().milliseconds }
+                let now = clock.now().milliseconds
+                state.withLock { $0.unansweredSince = $0.unansweredSince ?? now }
             } catch {
                 logger.warning("report link send failed", metadata: ["endpoint": "\(host):\(port)", "error": "\(error)"])
                 dropConnection()
@@ -64,8 +78,11 @@ public final class TCPReportLink: ReportLink {
         let now = clock.now().milliseconds
         let existing = state.withLock { state -> StreamConnection? in
             guard let connection = state.connection else { return nil }
-            if now - state.lastActivity >= maximumIdle.milliseconds {
+            let silent = now - state.lastReceived >= maximumIdle.milliseconds
+            let unanswered = state.unansweredSince.map { now - $0 >= unansweredLimit.milliseconds } ?? false
+            if silent || unanswered {
                 state.connection = nil
+                state.unansweredSince = nil
                 connection.close()
                 return nil
             }
@@ -82,7 +99,7 @@ public final class TCPReportLink: ReportLink {
             descriptor: descriptor, queue: queue, sendTimeoutMilliseconds: 5000,
             onBytes: { [self] bytes in received(bytes) },
             onClose: { [self] error in closed(generation: generation, error: error) })
-        state.withLock { $0.connection = connection; $0.lastActivity = now }
+        state.withLock { $0.connection = connection; $0.lastReceived = now; $0.unansweredSince = nil }
         connection.start()
         emit(.linkUp)
         return connection
@@ -90,14 +107,21 @@ public final class TCPReportLink: ReportLink {
 
     private func received(_ bytes: [UInt8]) {
         let messages = state.withLock { state in
-            state.lastActivity = clock.now().milliseconds
+            state.lastReceived = clock.now().milliseconds
+            state.unansweredSince = nil
             return state.decoder.feed(bytes)
         }
         for message in messages {
             switch message {
             case .success(.ack(let sequence)): emit(.outcome(sequence: sequence, .acknowledged))
             case .success(.nak(let sequence)): emit(.outcome(sequence: sequence, .rejected))
-            case .success(.command(let command)): emit(.command(command))
+            case .success(.command(let command)):
+                if acceptsCommands {
+                    emit(.command(command))
+                } else {
+                    logger.warning("unauthenticated centre command ignored on a device board",
+                                   metadata: ["command": "\(command.action.rawValue)"])
+                }
             case .failure(let error):
                 logger.warning("malformed line from the centre skipped", metadata: ["reason": "\(error)"])
             }

@@ -155,7 +155,8 @@ public enum DurationText {
         let units: [(String, Double)] = [("ms", 0.001), ("min", 60), ("s", 1), ("h", 3600)]
         for (suffix, seconds) in units where trimmed.hasSuffix(suffix) {
             let number = trimmed.dropLast(suffix.count)
-            guard let value = Double(number), value >= 0, value.isFinite else { return nil }
+            // Thirty days bounds every setting we have and keeps the arithmetic far from overflow.
+            guard let value = Double(number), value >= 0, value * seconds <= 30 * 86_400 else { return nil }
             return .milliseconds(Int64((value * seconds * 1000).rounded()))
         }
         return nil

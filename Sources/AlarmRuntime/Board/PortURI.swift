@@ -15,8 +15,9 @@ public struct PortURI: Sendable, Hashable, CustomStringConvertible {
         query = [:]
         if let question = rest.firstIndex(of: "?") {
             for pair in rest[rest.index(after: question)...].split(separator: "&") {
-                let parts = pair.split(separator: "=", maxSplits: 1)
-                query[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
+                let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                guard let key = parts.first, !key.isEmpty else { return nil }
+                query[String(key)] = parts.count > 1 ? String(parts[1]) : ""
             }
             rest = rest[..<question]
         }

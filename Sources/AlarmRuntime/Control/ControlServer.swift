@@ -30,6 +30,9 @@ public final class ControlServer: Sendable {
     public func start() {
         let readSource = DispatchSource.makeReadSource(fileDescriptor: listener.rawValue, queue: queue)
         readSource.setEventHandler { [self] in acceptPending() }
+        // The listener is closed only once the source can no longer touch it.
+        let listener = self.listener
+        readSource.setCancelHandler { try? listener.close() }
         source.withLock { $0 = ReadSourceBox(source: readSource) }
         readSource.resume()
     }
@@ -42,7 +45,6 @@ public final class ControlServer: Sendable {
             return Array(clients.values)
         }
         for client in all { client.close() }
-        try? listener.close()
         unlink(path)
     }
 
@@ -52,7 +54,13 @@ public final class ControlServer: Sendable {
             do {
                 descriptor = try UnixSocket.accept(listener)
             } catch {
-                if error != .wouldBlock { logger.warning("control socket accept failed", metadata: ["error": "\(error)"]) }
+                if error != .wouldBlock {
+                    // Out of descriptors: the level-triggered source would fire again at once; pause it instead of spinning.
+                    logger.warning("control socket accept failed; pausing for 1 s", metadata: ["error": "\(error)"])
+                    let paused = source.withLock { $0 }
+                    paused?.source.suspend()
+                    queue.asyncAfter(deadline: .now() + 1) { paused?.source.resume() }
+                }
                 return
             }
             let ownUID = getuid()
@@ -142,6 +150,7 @@ public final class ControlServer: Sendable {
         }
 
         func watch(_ runtime: DeviceRuntime) {
+            guard state.withLock({ $0.observer == nil }) else { return }  // one watch per connection
             let key = runtime.addObserver(replay: true) { [self] record in send(ControlJSON.line(record)) }
             state.withLock { $0.observer = key }
         }

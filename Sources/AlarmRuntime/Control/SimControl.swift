@@ -54,7 +54,8 @@ public struct SimControl: Sendable {
                   (-90...90).contains(lat), (-180...180).contains(lon) else {
                 throw Failure("expected LAT LON [ACCURACY] in degrees and metres")
             }
-            let accuracy = rest.count > 2 ? Double(rest[2]) ?? 5 : 5
+            let accuracy = rest.count > 2 ? Double(rest[2]) ?? -1 : 5
+            guard accuracy.isFinite, accuracy > 0 else { throw Failure("expected a positive accuracy in metres") }
             try need(world.position, "position").setFix(latitude: lat, longitude: lon, accuracy: accuracy)
             return "receiver pinned"
         case "drop-fix":

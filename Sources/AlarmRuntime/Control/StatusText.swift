@@ -16,7 +16,7 @@ public enum StatusText {
         if let cell = s.cell { network += ", cell \(cell.mcc)-\(cell.mnc) \(cell.areaCode)/\(cell.cellID) \(cell.accessTechnology)" }
         row("network", network)
         if let fix = s.lastFix {
-            row("last fix", "\(fix.latitude), \(fix.longitude) ±\(Int(fix.accuracy)) m (\(fix.source)), \(seconds(fix.ageMilliseconds)) old")
+            row("last fix", "\(fix.latitude), \(fix.longitude) \(accuracyText(fix.accuracy)) (\(fix.source)), \(seconds(fix.ageMilliseconds)) old")
         } else {
             row("last fix", "none")
         }
