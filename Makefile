@@ -5,11 +5,12 @@ SWIFT        ?= swift
 SWIFT_PATHS  := /opt/swift/usr/bin /usr/share/swift/usr/bin
 export PATH  := $(PATH):$(subst $(eval) ,:,$(SWIFT_PATHS))
 # System packages the build, tests and simulator need (later issues add gpsd, ALSA, libmodbus here).
-APT_PACKAGES := make pkg-config
+APT_PACKAGES := make pkg-config python3 python3-venv
+VENV         := .venv
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BIN          := .build/debug
 
-.PHONY: all deps build sim test bench clean
+.PHONY: all deps venv build sim test bench clean
 
 all: build
 
@@ -23,6 +24,13 @@ deps:
 	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
+# Python only runs independent third-party peers in tests (never anything we ship).
+venv: $(VENV)/.installed
+$(VENV)/.installed: Tests/requirements.txt | deps
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r Tests/requirements.txt
+	touch $@
+
 build: deps
 	$(SWIFT) build
 
@@ -30,7 +38,7 @@ build: deps
 sim: build
 	$(BIN)/alarm-sim --board boards/sim.json5
 
-test: deps
+test: deps venv
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
@@ -40,4 +48,4 @@ bench: deps
 	.build/release/alarm-bench --output bench/results.json
 
 clean:
-	rm -rf .build .sim bench/results.json
+	rm -rf .build .sim $(VENV) bench/results.json

@@ -22,10 +22,10 @@ let package = Package(
     targets: [
         // Pure: no I/O, no clock, no Foundation.
         .target(name: "AlarmCore", swiftSettings: strict),
-        .target(name: "AlarmCodecs", dependencies: ["AlarmCore"], exclude: ["AT", "SMS"], swiftSettings: strict),
+        .target(name: "AlarmCodecs", dependencies: ["AlarmCore"], exclude: ["AT"], swiftSettings: strict),
 
         // Hardware boundary.
-        .target(name: "PosixIO", path: "hal/PosixIO", exclude: ["SerialPort.swift", "PseudoTerminal.swift"], swiftSettings: strict),
+        .target(name: "PosixIO", path: "hal/PosixIO", swiftSettings: strict),
         .target(name: "HAL", dependencies: ["AlarmCore"], path: "hal/HAL", swiftSettings: strict),
         .target(name: "SimBackends", dependencies: ["HAL", "AlarmCore"], path: "hal/SimBackends", swiftSettings: strict),
         .target(name: "LinuxBackends", dependencies: ["HAL", "AlarmCore", "AlarmCodecs", "PosixIO",
@@ -54,9 +54,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
 
         .testTarget(name: "AlarmCoreTests", dependencies: ["AlarmCore"]),
-        .testTarget(name: "AlarmCodecsTests", dependencies: ["AlarmCodecs", "AlarmCore"],
-                    exclude: ["ATCodecTests.swift", "ATParserTests.swift", "SMSPDUTests.swift"]),
-        .testTarget(name: "PosixIOTests", dependencies: ["PosixIO"], exclude: ["SerialTests.swift"]),
+        .testTarget(name: "AlarmCodecsTests", dependencies: ["AlarmCodecs", "AlarmCore", "PosixIO"],
+                    exclude: ["ATCodecTests.swift", "ATParserTests.swift"]),
+        .testTarget(name: "PosixIOTests", dependencies: ["PosixIO"]),
         .testTarget(name: "AlarmRuntimeTests", dependencies: [
             "AlarmRuntime", "AlarmCore", "HAL", "SimBackends", "LinuxBackends", "SimCentre", "PosixIO"]),
     ],
