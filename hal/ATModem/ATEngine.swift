@@ -1,0 +1,228 @@
+import AlarmCodecs
+import AlarmCore
+import HAL
+import Logging
+import Synchronization
+
+/// Runs AT commands one at a time over a byte stream: a priority queue (call control first), a timeout per
+/// command on the injected clock, final results and intermediate lines per command, and every unsolicited
+/// result code routed out wherever it arrives — also in the middle of another command's response.
+///
+/// State changes happen under one lock; writes, completions and URC callbacks are collected there and
+/// performed after it is released, so callbacks may submit new commands straight away.
+public final class ATEngine: Sendable {
+    private struct Pending {
+        var id: Int
+        var command: ATCommand
+        var completion: @Sendable (ATOutcome) -> Void
+    }
+
+    private struct InFlight {
+        var pending: Pending
+        var lines: [String] = []
+        var promptAnswered = false
+        var timer: (any Cancellable)?
+    }
+
+    private struct State {
+        var queue: [Pending] = []
+        var inFlight: InFlight?
+        var nextID = 0
+        var decoder = StreamFramer(ATStreamDecoder())
+        var echo = true
+        var consecutiveTimeouts = 0
+        var garbageBytes = 0
+        var connected = true
+        var idleWaiters: [@Sendable () -> Void] = []
+    }
+
+    private enum Action {
+        case write([UInt8])
+        case complete(@Sendable (ATOutcome) -> Void, ATOutcome)
+        case unsolicited(ATUnsolicited)
+        case arm(id: Int, timeout: Duration)
+        case log(String)
+    }
+
+    private let clock: any Clock
+    private let logger: Logger
+    private let write: @Sendable ([UInt8]) -> Void
+    private let unsolicited: @Sendable (ATUnsolicited) -> Void
+    private let state = Mutex(State())
+
+    public init(clock: any Clock, logger: Logger, write: @escaping @Sendable ([UInt8]) -> Void,
+                unsolicited: @escaping @Sendable (ATUnsolicited) -> Void) {
+        self.clock = clock
+        self.logger = logger
+        self.write = write
+        self.unsolicited = unsolicited
+    }
+
+    // MARK: Commands
+
+    public func submit(_ command: ATCommand, completion: @escaping @Sendable (ATOutcome) -> Void = { _ in }) {
+        let actions = state.withLock { state -> [Action] in
+            guard state.connected else { return [.complete(completion, .aborted)] }
+            state.nextID += 1
+            let pending = Pending(id: state.nextID, command: command, completion: completion)
+            // Stable: FIFO within a priority.
+            let index = state.queue.firstIndex { $0.command.priority > command.priority } ?? state.queue.endIndex
+            state.queue.insert(pending, at: index)
+            return Self.startNext(&state)
+        }
+        perform(actions)
+    }
+
+    /// Submits and waits for nothing; the outcome arrives on `completion`. Convenience for a list run in order.
+    public func run(_ commands: [ATCommand], completion: @escaping @Sendable ([ATOutcome]) -> Void) {
+        guard let first = commands.first else {
+            completion([])
+            return
+        }
+        submit(first) { [self] outcome in
+            run(Array(commands.dropFirst())) { rest in completion([outcome] + rest) }
+        }
+    }
+
+    /// Consecutive commands that got no answer at all: the driver's cue to re-initialise the modem.
+    public var consecutiveTimeouts: Int { state.withLock { $0.consecutiveTimeouts } }
+    public var garbageBytes: Int { state.withLock { $0.garbageBytes } }
+    public var isIdle: Bool { state.withLock { $0.inFlight == nil && $0.queue.isEmpty } }
+
+    /// Calls `callback` once nothing is queued or in flight (at once if that is already so). For tests and
+    /// benchmarks that must know the modem conversation has settled without sleeping.
+    public func whenIdle(_ callback: @escaping @Sendable () -> Void) {
+        let now = state.withLock { state -> Bool in
+            if state.inFlight == nil && state.queue.isEmpty { return true }
+            state.idleWaiters.append(callback)
+            return false
+        }
+        if now { callback() }
+    }
+
+    /// Echo is on after a modem reset until ATE0 succeeds; the engine then stops expecting echoed commands.
+    public func setEcho(_ on: Bool) { state.withLock { $0.echo = on } }
+
+    /// The port went away or the modem restarted: everything waiting fails with `.aborted`.
+    public func abortAll(reconnecting: Bool = true) {
+        let actions = state.withLock { state -> [Action] in
+            var actions: [Action] = []
+            if let inFlight = state.inFlight {
+                inFlight.timer?.cancel()
+                actions.append(.complete(inFlight.pending.completion, .aborted))
+            }
+            actions += state.queue.map { .complete($0.completion, .aborted) }
+            state.inFlight = nil
+            state.queue.removeAll()
+            state.decoder = StreamFramer(ATStreamDecoder())
+            state.echo = true
+            state.connected = reconnecting
+            return actions
+        }
+        perform(actions)
+    }
+
+    // MARK: Bytes in
+
+    public func receive(_ bytes: [UInt8]) {
+        let actions = state.withLock { state -> [Action] in
+            var actions: [Action] = []
+            for line in state.decoder.feed(bytes) {
+                actions += Self.route(line, &state)
+            }
+            return actions
+        }
+        perform(actions)
+    }
+
+    private static func route(_ line: ATLine, _ state: inout State) -> [Action] {
+        switch line {
+        case .garbage(let count):
+            state.garbageBytes += count
+            return [.log("skipped \(count) garbage byte(s) on the AT port")]
+        case .prompt:
+            guard var inFlight = state.inFlight, let payload = inFlight.pending.command.payload, !inFlight.promptAnswered else {
+                return []
+            }
+            inFlight.promptAnswered = true
+            state.inFlight = inFlight
+            return [.write(payload)]
+        case .text(let text):
+            return routeText(text, &state)
+        }
+    }
+
+    private static func routeText(_ text: String, _ state: inout State) -> [Action] {
+        if ATUnsolicited.isAlwaysUnsolicited(text) { return unsolicitedLine(text) }
+        guard var inFlight = state.inFlight else { return unsolicitedLine(text) }
+        let command = inFlight.pending.command
+        if state.echo, text == command.text { return [] }
+        if let final = ATFinalResult.parse(text) {
+            let callResult = [.noCarrier, .busy, .noAnswer, .noDialtone].contains(final)
+            if callResult && !command.isCallSetup { return unsolicitedLine(text) }
+            inFlight.timer?.cancel()
+            state.inFlight = nil
+            state.consecutiveTimeouts = 0
+            return [.complete(inFlight.pending.completion, .completed(final, lines: inFlight.lines))] + startNext(&state)
+        }
+        if command.responsePrefixes.contains(where: { text.hasPrefix($0) })
+            || (command.acceptsBareLines && !text.hasPrefix("+") && !text.hasPrefix("^")) {
+            inFlight.lines.append(text)
+            state.inFlight = inFlight
+            return []
+        }
+        return unsolicitedLine(text)
+    }
+
+    private static func unsolicitedLine(_ text: String) -> [Action] {
+        if let urc = ATUnsolicited.parse(text) { return [.unsolicited(urc)] }
+        return [.log("unexpected line on the AT port ignored: \(text.prefix(60))")]
+    }
+
+    private static func startNext(_ state: inout State) -> [Action] {
+        guard state.inFlight == nil, !state.queue.isEmpty else { return [] }
+        let next = state.queue.removeFirst()
+        state.inFlight = InFlight(pending: next)
+        return [.write(Array((next.command.text + "\r").utf8)), .arm(id: next.id, timeout: next.command.timeout)]
+    }
+
+    private func timedOut(_ id: Int) {
+        let actions = state.withLock { state -> [Action] in
+            guard let inFlight = state.inFlight, inFlight.pending.id == id else { return [] }
+            state.inFlight = nil
+            state.consecutiveTimeouts += 1
+            // An SMS stuck at its prompt would swallow the next command as message text: cancel it with ESC.
+            let escape: [Action] = inFlight.pending.command.payload != nil && !inFlight.promptAnswered ? [.write([0x1B])] : []
+            return escape + [.log("\(inFlight.pending.command.text) timed out"),
+                             .complete(inFlight.pending.completion, .timedOut)] + Self.startNext(&state)
+        }
+        perform(actions)
+    }
+
+    private func perform(_ actions: [Action]) {
+        defer {
+            let waiters = state.withLock { state -> [@Sendable () -> Void] in
+                guard state.inFlight == nil && state.queue.isEmpty else { return [] }
+                defer { state.idleWaiters.removeAll() }
+                return state.idleWaiters
+            }
+            for waiter in waiters { waiter() }
+        }
+        for action in actions {
+            switch action {
+            case .write(let bytes): write(bytes)
+            case .complete(let completion, let outcome): completion(outcome)
+            case .unsolicited(let urc): unsolicited(urc)
+            case .arm(let id, let timeout):
+                let timer = clock.schedule(after: timeout) { [self] in timedOut(id) }
+                let stale = state.withLock { state -> Bool in
+                    guard state.inFlight?.pending.id == id else { return true }
+                    state.inFlight?.timer = timer
+                    return false
+                }
+                if stale { timer.cancel() }
+            case .log(let text): logger.warning("\(text)")
+            }
+        }
+    }
+}

@@ -1,0 +1,209 @@
+import AlarmCodecs
+import AlarmCore
+import HAL
+
+extension ATModemDriver {
+    /// The port is open (again): wait for the modem, then apply every volatile setting. Called after every
+    /// modem start, because a restarted modem has forgotten all of them.
+    public func portOpened() {
+        let generation = state.withLock { state -> Int in
+            state.generation += 1
+            state.phase = .starting
+            return state.generation
+        }
+        engine.abortAll()
+        emitNetwork()
+        probe(generation: generation, attempt: 0)
+    }
+
+    /// The port went away (USB re-enumeration, unplugged): the modem is down until the port is back.
+    public func portClosed() {
+        engine.abortAll(reconnecting: false)
+        goDown(reason: "AT port closed")
+    }
+
+    /// Sends "AT" until the modem answers (a Quectel announces RDY first; some never do).
+    func probe(generation: Int, attempt: Int) {
+        let limit = Int(settings.readyTimeout.milliseconds / 1000)
+        engine.submit(ATCommand("AT", timeout: .seconds(1))) { [self] outcome in
+            guard current(generation) else { return }
+            if outcome.isSuccess {
+                initialise(generation: generation)
+            } else if attempt < limit {
+                probe(generation: generation, attempt: attempt + 1)
+            } else {
+                logger.error("modem does not answer AT after \(limit) s")
+                recover(reason: "no answer to AT")
+            }
+        }
+    }
+
+    func current(_ generation: Int) -> Bool { state.withLock { $0.generation == generation } }
+
+    /// The standard start-up, then the vendor's settings; every step is logged on failure and the
+    /// sequence goes on: a modem without caller ID can still place the alarm call.
+    func initialise(generation: Int) {
+        var commands = [
+            ATCommand("ATE0"),
+            ATCommand("AT+CMEE=2"),
+            ATCommand("AT+CTZU=1"),
+            ATCommand("AT+CPIN?", expecting: ["+CPIN:"]),
+            ATCommand("AT+CGSN", bareLines: true),
+            ATCommand("AT+CIMI", bareLines: true),
+            ATCommand(profile.iccidCommand, expecting: profile.iccidPrefix.isEmpty ? [] : [profile.iccidPrefix],
+                      bareLines: profile.iccidPrefix.isEmpty),
+            ATCommand("AT+CLIP=1"),
+            ATCommand("AT+CCWA=1"),
+            ATCommand("AT+CREG=2"),
+            ATCommand("AT+CGREG=2"),
+            ATCommand("AT+CEREG=2"),
+            ATCommand("AT+CMGF=0"),
+        ]
+        if case .clccURC(let enable) = profile.callState { commands.append(ATCommand(enable)) }
+        commands += profile.vendorSettings.map { ATCommand($0) }
+        commands += [
+            ATCommand("AT+COPS=3,2"),
+            ATCommand("AT+COPS?", expecting: ["+COPS:"]),
+            ATCommand("AT+CREG?", expecting: ["+CREG:"]),
+            ATCommand("AT+CEREG?", expecting: ["+CEREG:"]),
+            ATCommand("AT+CSQ", expecting: ["+CSQ:"]),
+            ATCommand("AT+CCLK?", expecting: ["+CCLK:"]),
+        ]
+        let sequence = commands
+        engine.run(sequence) { [self] outcomes in
+            guard current(generation) else { return }
+            for (command, outcome) in zip(sequence, outcomes) { absorb(command, outcome) }
+            if outcomes.allSatisfy({ $0 == .timedOut || $0 == .aborted }) {
+                recover(reason: "start-up got no answers")
+                return
+            }
+            let alarm = state.withLock { state -> Bool in
+                state.phase = .ready
+                state.recoveries = 0
+                return state.alarmMode
+            }
+            logger.notice("modem ready", metadata: ["profile": "\(profile.name)"])
+            if alarm { engine.submit(ATCommand("AT+CCWA=0")) }
+            emitNetwork()
+            scheduleSignalPoll(generation: generation)
+        }
+    }
+
+    /// Takes what a start-up or status command answered into the driver's state.
+    func absorb(_ command: ATCommand, _ outcome: ATOutcome) {
+        guard case .completed(let result, let lines) = outcome else {
+            logger.warning("modem command got no answer", metadata: ["command": "\(command.text)"])
+            return
+        }
+        if command.text == "ATE0", result.isSuccess { engine.setEcho(false) }
+        if !result.isSuccess {
+            logger.warning("modem refused a command", metadata: ["command": "\(command.text)", "result": "\(result)"])
+        }
+        state.withLock { state in
+            for line in lines {
+                switch command.text {
+                case "AT+CPIN?":
+                    if let sim = SIMState.parse(line) { state.simPresent = sim != .notInserted }
+                case "AT+CGSN": state.identity.imei = ModemIdentity.parseIMEI(line) ?? state.identity.imei
+                case "AT+CIMI":
+                    if let imsi = ModemIdentity.parseIMSI(line) {
+                        state.identity.imsi = imsi
+                        // MCC is the first 3 digits of the IMSI; Belgian MNCs are 2 digits.
+                        state.mcc = Int(imsi.prefix(3))
+                        state.mnc = Int(imsi.dropFirst(3).prefix(2))
+                    }
+                case profile.iccidCommand: state.identity.iccid = ModemIdentity.parseICCID(line) ?? state.identity.iccid
+                case "AT+CREG?": state.cs = RegistrationReport.parse(line, solicited: true) ?? state.cs
+                case "AT+CEREG?": state.eps = RegistrationReport.parse(line, solicited: true) ?? state.eps
+                case "AT+CSQ": state.signal = SignalQuality.parse(line)?.rssi
+                case "AT+COPS?":
+                    if let op = Operator.parse(line), let numeric = op.numericCode, numeric.count >= 5 {
+                        state.mcc = Int(numeric.prefix(3))
+                        state.mnc = Int(numeric.dropFirst(3))
+                    }
+                default: break
+                }
+            }
+            if command.text == "AT+CPIN?", case .cmeError = result { state.simPresent = false }
+        }
+    }
+
+    func scheduleSignalPoll(generation: Int) {
+        let timer = clock.schedule(after: settings.signalPollInterval) { [self] in
+            guard current(generation) else { return }
+            engine.submit(ATCommand("AT+CSQ", expecting: ["+CSQ:"], priority: .background)) { [self] outcome in
+                guard current(generation) else { return }
+                let before = state.withLock { $0.signal }
+                absorb(ATCommand("AT+CSQ", expecting: ["+CSQ:"]), outcome)
+                checkHung()
+                if state.withLock({ $0.signal }) != before { emitNetwork() }
+                scheduleSignalPoll(generation: generation)
+            }
+        }
+        state.withLock { $0.signalTimer?.cancel(); $0.signalTimer = timer }
+    }
+
+    /// N commands in a row without an answer: the modem is hung.
+    func checkHung() {
+        if engine.consecutiveTimeouts >= settings.hungAfterTimeouts { recover(reason: "\(engine.consecutiveTimeouts) commands unanswered") }
+    }
+
+    /// Re-initialise; if the modem still does not answer, power-cycle it through the board's line.
+    func recover(reason: String) {
+        let (generation, attempt) = state.withLock { state -> (Int, Int) in
+            state.generation += 1
+            state.recoveries += 1
+            state.phase = .recovering
+            return (state.generation, state.recoveries)
+        }
+        logger.error("modem down, recovering", metadata: ["reason": "\(reason)", "attempt": "\(attempt)"])
+        engine.abortAll()
+        goDown(reason: reason, keepPhase: true)
+        if attempt % 2 == 1 {
+            // First try: the modem may only have lost its settings (it restarted on its own).
+            probe(generation: generation, attempt: Int(settings.readyTimeout.milliseconds / 1000) - 3)
+        } else {
+            powerCycle(generation: generation)
+        }
+    }
+
+    func powerCycle(generation: Int) {
+        guard let line = powerLine else {
+            logger.error("modem hung and the board has no modem power line; retrying AT")
+            probe(generation: generation, attempt: 0)
+            return
+        }
+        do {
+            try line.set(active: true)
+        } catch {
+            logger.error("modem power line failed", metadata: ["error": "\(error)"])
+        }
+        _ = clock.schedule(after: settings.powerPulse) { [self] in
+            try? line.set(active: false)
+            guard current(generation) else { return }
+            engine.abortAll()
+            probe(generation: generation, attempt: 0)
+        }
+    }
+
+    /// Every call is lost with the modem; the core hears it so an active alarm redials once the modem is back.
+    func goDown(reason: String, keepPhase: Bool = false) {
+        let lost = state.withLock { state -> [CallID] in
+            if !keepPhase { state.phase = .down }
+            var ids = state.calls.values.map(\.id)
+            if let pending = state.pendingDial { ids.append(pending) }
+            if let incoming = state.pendingIncoming { ids.append(incoming.id) }
+            state.calls.removeAll()
+            state.pendingDial = nil
+            state.pendingIncoming = nil
+            state.pollTimer?.cancel()
+            state.pollTimer = nil
+            state.signalTimer?.cancel()
+            state.cs = nil
+            state.eps = nil
+            return ids
+        }
+        emitNetwork()
+        for id in lost { emitCall(.progress(id, .ended(.networkFailure))) }
+    }
+}

@@ -1,0 +1,168 @@
+import AlarmCodecs
+import AlarmCore
+
+extension ModemEmulator {
+    /// One command line from the driver.
+    func command(_ raw: String) {
+        let echo = state.withLock { state -> Bool in
+            state.commandsSeen += 1
+            return state.echo
+        }
+        note("→ \(raw)")
+        if echo { write(Array((raw + "\r").utf8)) }
+        let text = raw.trimmingCharacters
+        let upper = text.uppercased()
+        guard upper.hasPrefix("AT") else {
+            respond([], final: "ERROR")
+            return
+        }
+        let body = String(upper.dropFirst(2))
+        let original = String(text.dropFirst(2))
+
+        switch body {
+        case "": respond([], final: "OK")
+        case "E0", "E1":
+            state.withLock { $0.echo = body == "E1" }
+            respond([], final: "OK")
+        case "+CMEE=2", "+CMEE=1", "+CMEE=0":
+            state.withLock { $0.verboseErrors = body == "+CMEE=2" }
+            respond([], final: "OK")
+        case "+CTZU=1", "+CMGF=0", "+COPS=3,2", "+CGREG=2", "+CGREG=0":
+            respond([], final: "OK")
+        case _ where body.hasPrefix("+QURCCFG"): respond([], final: "OK")
+        case "+CLIP=1", "+CLIP=0":
+            state.withLock { $0.clip = body == "+CLIP=1" }
+            respond([], final: "OK")
+        case "+CCWA=1", "+CCWA=0", "+CCWA=0,0", "+CCWA=1,1":
+            state.withLock { $0.callWaiting = body.hasPrefix("+CCWA=1") }
+            respond([], final: "OK")
+        case "+CLCC=1", "+CLCC=0":
+            state.withLock { $0.clccURCs = body == "+CLCC=1" }
+            respond([], final: "OK")
+        case "+CREG=2", "+CREG=1", "+CREG=0":
+            state.withLock { $0.cregMode = Int(body.suffix(1)) ?? 0 }
+            respond([], final: "OK")
+        case "+CEREG=2", "+CEREG=1", "+CEREG=0":
+            state.withLock { $0.ceregMode = Int(body.suffix(1)) ?? 0 }
+            respond([], final: "OK")
+        case "+CPIN?":
+            if state.withLock({ $0.settings.simPresent }) {
+                respond(["+CPIN: READY"], final: "OK")
+            } else {
+                respond([], final: error("SIM not inserted", code: 10))
+            }
+        case "+CGSN", "+GSN": respond([state.withLock { $0.settings.imei }], final: "OK")
+        case "+CIMI":
+            let s = state.withLock { $0.settings }
+            if s.simPresent { respond([s.imsi], final: "OK") } else { respond([], final: error("SIM not inserted", code: 10)) }
+        case "+CCID", "+QCCID", "+CICCID":
+            let iccid = state.withLock { $0.settings.iccid }
+            let prefix = body == "+CICCID" ? "+ICCID" : body
+            respond(["\(prefix): \(iccid)"], final: "OK")
+        case "+CREG?": respond([registrationLine("+CREG", solicited: true)], final: "OK")
+        case "+CEREG?": respond([registrationLine("+CEREG", solicited: true)], final: "OK")
+        case "+CSQ":
+            let signal = state.withLock { $0.settings.signal }
+            respond(["+CSQ: \(signal),99"], final: "OK")
+        case "+COPS?":
+            let s = state.withLock { $0.settings }
+            if s.registration.isRegistered {
+                respond(["+COPS: 0,2,\"\(s.operatorCode)\",\(s.accessTechnology)"], final: "OK")
+            } else {
+                respond(["+COPS: 0"], final: "OK")
+            }
+        case "+CCLK?": respond(["+CCLK: \"26/11/29,12:00:00+04\""], final: "OK")
+        case "+CBC": respond(["+CBC: 0,87,4012"], final: "OK")
+        case "+CLCC": respond(callListLines(), final: "OK")
+        case "+CEER":
+            let cause = state.withLock { $0.lastCause }
+            respond(["+CEER: \(cause.code),\"\(cause.text)\""], final: "OK")
+        case "+CMUT=1", "+CMUT=0":
+            let muting = body == "+CMUT=1"
+            state.withLock { state in
+                if muting, !state.calls.isEmpty { state.muteViolations += 1 }
+            }
+            if muting { note("!! AT+CMUT=1: the microphone was muted — the centre would hear nothing") }
+            respond([], final: "OK")
+        case "+CFUN=1,1":
+            respond([], final: "OK")
+            powerCycle()
+        case "A": answer()
+        case "H", "+CHUP": hangUpAll()
+        case "+CHLD=0": releaseWaiting()
+        case _ where body.hasPrefix("D"): dial(String(original.dropFirst()))
+        case _ where body.hasPrefix("+CMGS="):
+            guard let length = Int(body.dropFirst(6)) else {
+                respond([], final: error("invalid input value", code: 304, sms: true))
+                return
+            }
+            state.withLock { $0.smsPending = length }
+            note("← > (prompt)")
+            write(Array("\r\n> ".utf8))
+        case _ where body.hasPrefix("+QGPS") || body.hasPrefix("+CGPS") || body.hasPrefix("+QPCMV") || body.hasPrefix("+CPCMREG"):
+            respond([], final: "OK")
+        default:
+            respond([], final: "ERROR")
+        }
+    }
+
+    /// `solicited` answers AT+CxREG? (with <n> first); unsolicited lines have no <n>.
+    func registrationLine(_ prefix: String, solicited: Bool) -> String {
+        let (s, mode) = state.withLock { ($0.settings, prefix == "+CREG" ? $0.cregMode : $0.ceregMode) }
+        let stat = Self.stat(s.registration)
+        let location = ",\"\(hex(s.areaCode, 4))\",\"\(hex(s.cellID, 8))\",\(s.accessTechnology)"
+        let withCell = mode >= 2 && (s.registration.isRegistered || s.registration == .searching)
+        if solicited { return "\(prefix): \(mode),\(stat)" + (withCell ? location : "") }
+        return "\(prefix): \(stat)" + (withCell ? location : "")
+    }
+
+    static func stat(_ registration: Registration) -> Int {
+        switch registration {
+        case .notRegistered: 0
+        case .home: 1
+        case .searching: 2
+        case .denied: 3
+        case .unknown: 4
+        case .roaming: 5
+        }
+    }
+
+    func hex(_ value: Int, _ width: Int) -> String {
+        let digits = String(value, radix: 16, uppercase: true)
+        return String(repeating: "0", count: max(0, width - digits.count)) + digits
+    }
+
+    func submitSMS(_ body: [UInt8], declaredLength: Int) {
+        let hexText = String(decoding: body, as: UTF8.self)
+        note("→ \(hexText) <Ctrl-Z>")
+        let registered = state.withLock { $0.settings.registration.isRegistered }
+        guard registered else {
+            respond([], final: error("no network service", code: 331, sms: true))
+            return
+        }
+        do {
+            let decoded = try SMSPDU.decodeSubmit(hex: hexText)
+            let tpduLength = hexText.count / 2 - 1
+            guard tpduLength == declaredLength else {
+                note("!! AT+CMGS length \(declaredLength) does not match the TPDU (\(tpduLength) octets)")
+                respond([], final: error("invalid PDU mode parameter", code: 304, sms: true))
+                return
+            }
+            let reference = state.withLock { state -> Int in
+                state.sentSMS.append(decoded)
+                state.messageReference = (state.messageReference + 1) % 256
+                return state.messageReference
+            }
+            respond(["+CMGS: \(reference)"], final: "OK")
+        } catch let failure {
+            note("!! undecodable PDU: \(failure)")
+            respond([], final: error("invalid PDU mode parameter", code: 304, sms: true))
+        }
+    }
+}
+
+extension String {
+    var trimmingCharacters: String {
+        String(drop { $0 == " " || $0 == "\n" }.reversed().drop { $0 == " " || $0 == "\n" }.reversed())
+    }
+}

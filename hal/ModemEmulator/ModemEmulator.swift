@@ -1,0 +1,183 @@
+import AlarmCodecs
+import AlarmCore
+import HAL
+import Synchronization
+
+/// A cellular modem that speaks AT bytes: the driver under test cannot tell it from a Quectel or SIMCom
+/// module on a serial line. It answers 27.007/27.005 commands, runs calls on a scripted network, decodes
+/// submitted SMS PDUs, and takes faults from its control handle (this class's public methods).
+///
+/// It is I/O-free: bytes from the driver go to `receive`, bytes to the driver leave through `write`.
+/// `PTYModemEmulator` puts it behind a real pseudo-terminal.
+public final class ModemEmulator: Sendable {
+    struct Call: Sendable {
+        var index: Int
+        var incoming: Bool
+        var state: Int  // +CLCC <stat>: 0 active, 1 held, 2 dialing, 3 alerting, 4 incoming, 5 waiting
+        var number: String
+        var timer: (any Cancellable)?
+    }
+
+    struct State {
+        var settings: EmulatorSettings
+        var powered = true
+        var booted = false
+        var hung = false
+        var echo = true
+        var verboseErrors = false
+        var cregMode = 0
+        var ceregMode = 0
+        var clip = false
+        var callWaiting = true
+        var clccURCs = false
+        var calls: [Int: Call] = [:]
+        var outcomes: [EmulatedCallOutcome] = []
+        var lastCause = (code: 0, text: "No cause information available")
+        var line: [UInt8] = []
+        var smsPending: Int?  // +CMGS length awaiting the PDU
+        var smsBody: [UInt8] = []
+        var messageReference = 0
+        var pendingURCInResponse: String?
+        var responseDelay: Duration = .zero
+        var transcript: [String] = []
+        var dialled: [String] = []
+        var sentSMS: [SMSPDU.Decoded] = []
+        var muteViolations = 0
+        var callsEndedByHangUpAll = 0
+        var rejectedByNetwork = 0
+        var commandsSeen = 0
+        var ringTimer: (any Cancellable)?
+    }
+
+    let clock: any Clock
+    let state: Mutex<State>
+    let output = Mutex<(@Sendable ([UInt8]) -> Void)?>(nil)
+    let transcriptSink: @Sendable (String) -> Void
+
+    public init(clock: any Clock, settings: EmulatorSettings = EmulatorSettings(),
+                transcript: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.clock = clock
+        state = Mutex(State(settings: settings))
+        transcriptSink = transcript
+    }
+
+    /// Connects the emulator's output and boots it (RDY after the boot time).
+    public func attach(write: @escaping @Sendable ([UInt8]) -> Void) {
+        output.withLock { $0 = write }
+        boot()
+    }
+
+    func boot() {
+        let (bootTime, announces) = state.withLock { ($0.settings.bootTime, $0.settings.announcesReady) }
+        _ = clock.schedule(after: bootTime) { [self] in
+            let ready = state.withLock { state -> Bool in
+                guard state.powered else { return false }
+                state.booted = true
+                return true
+            }
+            if ready, announces { send(urc: "RDY") }
+        }
+    }
+
+    // MARK: Bytes from the driver
+
+    public func receive(_ bytes: [UInt8]) {
+        for byte in bytes { receive(byte) }
+    }
+
+    private func receive(_ byte: UInt8) {
+        enum Step { case none, command(String), sms([UInt8], Int), smsCancelled, echo([UInt8]) }
+        let step = state.withLock { state -> Step in
+            guard state.powered, state.booted, !state.hung else { return .none }
+            if let length = state.smsPending {
+                switch byte {
+                case 0x1A:
+                    let body = state.smsBody
+                    state.smsPending = nil
+                    state.smsBody = []
+                    return .sms(body, length)
+                case 0x1B:
+                    state.smsPending = nil
+                    state.smsBody = []
+                    return .smsCancelled
+                default:
+                    state.smsBody.append(byte)
+                    return .none
+                }
+            }
+            switch byte {
+            case 0x0D:
+                let line = state.line
+                state.line = []
+                guard !line.isEmpty else { return .none }
+                let text = String(decoding: line, as: UTF8.self)
+                return .command(text)
+            case 0x0A:
+                return .none
+            default:
+                if state.line.count < 1024 { state.line.append(byte) }
+                return .none
+            }
+        }
+        switch step {
+        case .none, .echo: return
+        case .smsCancelled: note("→ <ESC> (SMS cancelled)")
+        case .sms(let body, let length): submitSMS(body, declaredLength: length)
+        case .command(let text): command(text)
+        }
+    }
+
+    // MARK: Output
+
+    func note(_ line: String) {
+        state.withLock { state in
+            state.transcript.append(line)
+            if state.transcript.count > 2000 { state.transcript.removeFirst(500) }
+        }
+        transcriptSink(line)
+    }
+
+    func write(_ bytes: [UInt8]) {
+        output.withLock { $0 }?(bytes)
+    }
+
+    /// A response: intermediate lines then the final result, in verbose (V1) format, after any scripted delay.
+    func respond(_ lines: [String], final: String) {
+        let (delay, urc) = state.withLock { state -> (Duration, String?) in
+            var urc: String?
+            if !lines.isEmpty, let pending = state.pendingURCInResponse {
+                urc = pending
+                state.pendingURCInResponse = nil
+            }
+            return (state.responseDelay, urc)
+        }
+        var text = ""
+        for line in lines { text += "\r\n\(line)\r\n" }
+        if let urc {
+            // A URC arriving between a command's answer and its final result, as real modems do.
+            text += "\r\n\(urc)\r\n"
+        }
+        text += "\r\n\(final)\r\n"
+        let bytes = Array(text.utf8)
+        for line in lines { note("← \(line)") }
+        if let urc { note("← \(urc) (URC inside the response)") }
+        note("← \(final)")
+        if delay > .zero {
+            _ = clock.schedule(after: delay) { [self] in write(bytes) }
+        } else {
+            write(bytes)
+        }
+    }
+
+    func send(urc: String) {
+        let alive = state.withLock { $0.powered && !$0.hung }
+        guard alive else { return }
+        note("← \(urc) (URC)")
+        write(Array("\r\n\(urc)\r\n".utf8))
+    }
+
+    func error(_ verbose: String, code: Int, sms: Bool = false) -> String {
+        let kind = sms ? "+CMS ERROR" : "+CME ERROR"
+        return state.withLock { $0.verboseErrors } ? "\(kind): \(verbose)" : "\(kind): \(code)"
+    }
+}
