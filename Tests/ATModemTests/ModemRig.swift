@@ -32,7 +32,7 @@ final class ModemRig: Sendable {
         network = Collector(activity: activity)
         calls = Collector(activity: activity)
         emulator = ModemEmulator(clock: clock, settings: settings, transcript: { _ in activity.signal() })
-        pty = try PTYModemEmulator(emulator: emulator)
+        pty = try PTYModemEmulator(emulator: emulator, afterInput: { activity.signal() })
         port = SerialModemPort(settings: .init(path: pty.devicePath), clock: clock, logger: logger)
         let port = self.port
         let emulator = self.emulator
@@ -44,8 +44,8 @@ final class ModemRig: Sendable {
         let calls = self.calls
         try driver.start { network.append($0) }
         try driver.start { calls.append($0) }
-        port.connect(bytes: { driver.receive($0); activity.signal() }, opened: { driver.portOpened() },
-                     closed: { driver.portClosed() })
+        port.connect(bytes: { driver.receive($0) }, opened: { driver.portOpened() }, closed: { driver.portClosed() })
+        port.observeReads { activity.signal() }
     }
 
     deinit {
@@ -53,10 +53,12 @@ final class ModemRig: Sendable {
         pty.close()
     }
 
-    /// Boots the modem (RDY), opens the port and lets the start-up sequence run to "ready".
+    /// Opens the port while the modem boots (the driver's first probe goes unanswered, as on a real power-up),
+    /// then lets RDY, the probe retry and the start-up sequence run to "ready".
     func start() throws {
-        clock.advance(by: .milliseconds(300))
         port.open()
+        advance(.milliseconds(300))
+        advance(.seconds(1))
         guard waitFor({ self.driver.phase == .ready }) else { throw RigFailure("driver never became ready") }
     }
 
@@ -71,14 +73,15 @@ final class ModemRig: Sendable {
         }
     }
 
-    /// Waits (bounded) until the AT conversation can go no further without the clock: the engine is idle,
-    /// or every byte either side wrote has been read and handled by the other (the in-flight command then
-    /// waits for a timer — a hung modem, a scripted delay).
+    /// Waits (bounded) until the AT conversation can go no further without the clock: every byte either side
+    /// wrote has been read and handled by the other, and the engine has carried out all it decided (a command
+    /// still in flight then waits for a timer — a hung modem, a scripted delay).
     @discardableResult
     func settle(seconds: Double = 5) -> Bool {
         let deadline = DispatchTime.now() + seconds
         while true {
-            if driver.engine.isIdle || lineIsQuiet { return true }
+            // Quiet line and nothing left to do: the next step belongs to the clock (or nothing is going on).
+            if lineIsQuiet && driver.engine.hasNoPendingActions { return true }
             if activity.wait(timeout: deadline) == .timedOut { return false }
         }
     }

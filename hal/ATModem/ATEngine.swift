@@ -34,6 +34,8 @@ public final class ATEngine: Sendable {
         var garbageBytes = 0
         var connected = true
         var idleWaiters: [@Sendable () -> Void] = []
+        /// Batches of actions taken under the lock but not yet performed (completions still to run).
+        var performing = 0
     }
 
     private enum Action {
@@ -61,7 +63,7 @@ public final class ATEngine: Sendable {
     // MARK: Commands
 
     public func submit(_ command: ATCommand, completion: @escaping @Sendable (ATOutcome) -> Void = { _ in }) {
-        let actions = state.withLock { state -> [Action] in
+        let actions = decide { state -> [Action] in
             guard state.connected else { return [.complete(completion, .aborted)] }
             state.nextID += 1
             let pending = Pending(id: state.nextID, command: command, completion: completion)
@@ -87,13 +89,22 @@ public final class ATEngine: Sendable {
     /// Consecutive commands that got no answer at all: the driver's cue to re-initialise the modem.
     public var consecutiveTimeouts: Int { state.withLock { $0.consecutiveTimeouts } }
     public var garbageBytes: Int { state.withLock { $0.garbageBytes } }
-    public var isIdle: Bool { state.withLock { $0.inFlight == nil && $0.queue.isEmpty } }
+    /// Every decision taken has been carried out (writes done, completions and URC callbacks run);
+    /// a command may still be in flight, waiting for the modem or its timeout.
+    public var hasNoPendingActions: Bool { state.withLock { $0.performing == 0 } }
+
+    /// Nothing queued, nothing in flight, and every completion has run.
+    public var isIdle: Bool { state.withLock { Self.idle($0) } }
+
+    private static func idle(_ state: State) -> Bool {
+        state.inFlight == nil && state.queue.isEmpty && state.performing == 0
+    }
 
     /// Calls `callback` once nothing is queued or in flight (at once if that is already so). For tests and
     /// benchmarks that must know the modem conversation has settled without sleeping.
     public func whenIdle(_ callback: @escaping @Sendable () -> Void) {
         let now = state.withLock { state -> Bool in
-            if state.inFlight == nil && state.queue.isEmpty { return true }
+            if Self.idle(state) { return true }
             state.idleWaiters.append(callback)
             return false
         }
@@ -105,7 +116,7 @@ public final class ATEngine: Sendable {
 
     /// The port went away or the modem restarted: everything waiting fails with `.aborted`.
     public func abortAll(reconnecting: Bool = true) {
-        let actions = state.withLock { state -> [Action] in
+        let actions = decide { state -> [Action] in
             var actions: [Action] = []
             if let inFlight = state.inFlight {
                 inFlight.timer?.cancel()
@@ -122,10 +133,20 @@ public final class ATEngine: Sendable {
         perform(actions)
     }
 
+    /// Runs `body` under the lock and counts the batch as being performed until `perform` finishes it,
+    /// so "idle" never shows between a decision and its completions.
+    private func decide(_ body: (inout State) -> [Action]) -> [Action] {
+        state.withLock { state in
+            let actions = body(&state)
+            state.performing += 1
+            return actions
+        }
+    }
+
     // MARK: Bytes in
 
     public func receive(_ bytes: [UInt8]) {
-        let actions = state.withLock { state -> [Action] in
+        let actions = decide { state -> [Action] in
             var actions: [Action] = []
             for line in state.decoder.feed(bytes) {
                 actions += Self.route(line, &state)
@@ -187,7 +208,7 @@ public final class ATEngine: Sendable {
     }
 
     private func timedOut(_ id: Int) {
-        let actions = state.withLock { state -> [Action] in
+        let actions = decide { state -> [Action] in
             guard let inFlight = state.inFlight, inFlight.pending.id == id else { return [] }
             state.inFlight = nil
             state.consecutiveTimeouts += 1
@@ -199,10 +220,12 @@ public final class ATEngine: Sendable {
         perform(actions)
     }
 
+    /// Takes the actions decided under the lock; `performing` was counted there (see `decide`).
     private func perform(_ actions: [Action]) {
         defer {
             let waiters = state.withLock { state -> [@Sendable () -> Void] in
-                guard state.inFlight == nil && state.queue.isEmpty else { return [] }
+                state.performing -= 1
+                guard Self.idle(state) else { return [] }
                 defer { state.idleWaiters.removeAll() }
                 return state.idleWaiters
             }

@@ -30,7 +30,9 @@ public final class ATModemDriver: NetworkMonitor, VoiceCalls, SMSSender, Sendabl
         /// A dial whose call has not shown up in +CLCC yet.
         var pendingDial: CallID?
         /// An incoming call announced by RING/+CLIP/+CCWA before +CLCC gave its index.
-        var pendingIncoming: (id: CallID, waiting: Bool)?
+        var pendingIncoming: (id: CallID, waiting: Bool, serial: Int)?
+        /// Counts incoming-call announcements, so a +CLCC answer can tell whether it was asked after one.
+        var announcements = 0
         var ringTimer: (any Cancellable)?
         var nextIncoming = 1
         var pollTimer: (any Cancellable)?

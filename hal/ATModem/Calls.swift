@@ -118,9 +118,10 @@ extension ATModemDriver {
     }
 
     func pollCalls(then next: @escaping @Sendable () -> Void = {}) {
+        let askedAfter = state.withLock { $0.announcements }
         engine.submit(ATCommand("AT+CLCC", expecting: ["+CLCC:"], priority: .callControl)) { [self] outcome in
             if case .completed(let result, let lines) = outcome, result.isSuccess {
-                reconcile(lines.compactMap(CallListEntry.parse))
+                reconcile(lines.compactMap(CallListEntry.parse), askedAfterAnnouncement: askedAfter)
             } else if outcome == .timedOut {
                 checkHung()
             }
@@ -129,7 +130,9 @@ extension ATModemDriver {
     }
 
     /// Compares the modem's call list with what we track and reports every change.
-    func reconcile(_ entries: [CallListEntry]) {
+    /// `askedAfterAnnouncement`: the announcement count when this list was asked for; an incoming call
+    /// announced before that and missing from the list has already gone (the caller gave up, or we rejected it).
+    func reconcile(_ entries: [CallListEntry], askedAfterAnnouncement: Int? = nil) {
         let voice = entries.filter(\.isVoice)
         var events: [CallEvent] = []
         var ended: [(CallID, CallListEntry.State?)] = []
@@ -175,6 +178,13 @@ extension ATModemDriver {
             for (index, call) in state.calls where !seen.contains(index) {
                 state.calls[index] = nil
                 ended.append((call.id, call.state))
+            }
+            if let pending = state.pendingIncoming, let asked = askedAfterAnnouncement, pending.serial <= asked,
+               !voice.contains(where: { $0.direction == .incoming && $0.state != .ended }) {
+                state.pendingIncoming = nil
+                state.ringTimer?.cancel()
+                state.ringTimer = nil
+                ended.append((pending.id, nil))
             }
         }
         for event in events { emitCall(event) }
@@ -254,7 +264,8 @@ extension ATModemDriver {
             }
             let id = CallID.incoming(state.nextIncoming)
             state.nextIncoming += 1
-            state.pendingIncoming = (id, waiting)
+            state.announcements += 1
+            state.pendingIncoming = (id, waiting, state.announcements)
             return fromCLIP ? .emit(id) : .waitForCLIP(id)
         }
         switch step {

@@ -28,6 +28,7 @@ public final class SerialModemPort: Sendable {
         var onBytes: (@Sendable ([UInt8]) -> Void)?
         var written = 0
         var read = 0
+        var afterRead: (@Sendable () -> Void)?
     }
 
     public let settings: Settings
@@ -63,7 +64,11 @@ public final class SerialModemPort: Sendable {
                 descriptor: descriptor, queue: queue, sendTimeoutMilliseconds: 2000,
                 onBytes: { [self] bytes in
                     handlers.0?(bytes)
-                    state.withLock { $0.read += bytes.count }
+                    let observer = state.withLock { state in
+                        state.read += bytes.count
+                        return state.afterRead
+                    }
+                    observer?()
                 },
                 onClose: { [self] error in lost(error) })
             state.withLock { $0.connection = connection; $0.attempts = 0 }
@@ -82,6 +87,9 @@ public final class SerialModemPort: Sendable {
             _ = clock.schedule(after: delay) { [self] in open() }
         }
     }
+
+    /// Called after each batch of bytes has been handled and counted (tests wait on it instead of sleeping).
+    public func observeReads(_ observer: @escaping @Sendable () -> Void) { state.withLock { $0.afterRead = observer } }
 
     /// Bytes written to and read (and handed on) from the port since it was created.
     public var byteCounts: (written: Int, read: Int) { state.withLock { ($0.written, $0.read) } }

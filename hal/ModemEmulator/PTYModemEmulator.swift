@@ -14,7 +14,9 @@ public final class PTYModemEmulator: Sendable {
     private let counters = ByteCounters()
 
     /// `link`: a stable path (symlink) to the pty, for board files and for people (like socat's link=).
-    public init(emulator: ModemEmulator, link: String? = nil) throws(Errno) {
+    /// `afterInput`: called after each batch from the driver has been handled and counted.
+    public init(emulator: ModemEmulator, link: String? = nil,
+                afterInput: @escaping @Sendable () -> Void = {}) throws(Errno) {
         self.emulator = emulator
         let pty = try PseudoTerminal.open()
         devicePath = pty.devicePath
@@ -24,6 +26,7 @@ public final class PTYModemEmulator: Sendable {
             onBytes: { [counters] bytes in
                 emulator.receive(bytes)
                 counters.add(received: bytes.count)
+                afterInput()
             },
             onClose: { _ in })
         if let link {
