@@ -14,6 +14,8 @@ public struct Backends: Sendable {
     /// The audio amplifier's enable line, held off for silence (boards with `silence: "amplifier-off"`).
     public var amplifierEnable: (any OutputLine)?
     public var store: any RecordStore
+    /// The modem, when it wants to know that an alarm is active.
+    public var alarmAwareModem: (any AlarmAwareModem)?
 
     public init(button: any ButtonInput, position: any PositionSourceDevice, network: any NetworkMonitor,
                 calls: any VoiceCalls, sms: any SMSSender, reportLink: any ReportLink,

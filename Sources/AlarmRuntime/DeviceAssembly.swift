@@ -1,7 +1,9 @@
+import ATModem
 import AlarmCore
 import HAL
 import LinuxBackends
 import Logging
+import ModemEmulator
 import PosixIO
 import SimBackends
 
@@ -16,12 +18,29 @@ public struct SimWorld: Sendable {
     public var vibrator: SimVibrator?
     public var power: SimPower?
     public var amplifierEnable: SimOutputLine?
+    /// The byte-level modem emulator behind `pty:sim`.
+    public var emulator: ModemEmulator?
     public init() {}
 }
 
 public struct AssembledDevice: Sendable {
     public var runtime: DeviceRuntime
     public var simulation: SimWorld
+    /// The AT driver, when the modem role is a serial line or the emulator's pty.
+    public var modemDriver: ATModemDriver?
+    var afterStart: [@Sendable () -> Void] = []
+    var teardown: [@Sendable () -> Void] = []
+
+    /// Starts the runtime, then opens the ports whose first bytes must find the runtime listening.
+    public func start() throws(HALError) {
+        try runtime.start()
+        for hook in afterStart { hook() }
+    }
+
+    /// Closes ports and removes what the device created (the emulator's pty link).
+    public func stop() {
+        for hook in teardown { hook() }
+    }
 }
 
 /// Builds the backends a board file names, role by role, and the runtime around them.
@@ -38,18 +57,13 @@ public enum DeviceAssembly {
         func uri(_ role: Role) -> PortURI? { board.roles[role] }
 
         // Modem first: the simulated report link needs to know whether the simulated network carries data.
-        let modem: SimModem
-        guard let modemURI = uri(.modem) else { throw unsupported(.modem, PortURI("none:")!, "a modem") }
-        switch modemURI.scheme {
-        case "sim":
-            modem = SimModem(clock: clock, settings: board.simulation.modem)
-            sim.modem = modem
-        default:
-            throw unsupported(.modem, modemURI, "\"sim:\"; the AT-command driver comes with the modem issue")
+        guard let modemURI = uri(.modem) else {
+            throw BoardError(file: board.file, key: "roles.modem", problem: "missing")
         }
+        let modem = try assembleModem(board, modemURI, clock: clock, logger: logger, sim: &sim)
 
         let button: any ButtonInput
-        let buttonURI = uri(.button)!
+        guard let buttonURI = uri(.button) else { throw BoardError(file: board.file, key: "roles.button", problem: "missing") }
         switch buttonURI.scheme {
         case "sim":
             let simButton = SimButton(clock: clock)
@@ -59,7 +73,7 @@ public enum DeviceAssembly {
         }
 
         let position: any PositionSourceDevice
-        let positionURI = uri(.position)!
+        guard let positionURI = uri(.position) else { throw BoardError(file: board.file, key: "roles.position", problem: "missing") }
         switch positionURI.scheme {
         case "sim":
             let source = SimPositionSource(clock: clock, route: board.simulation.route)
@@ -69,7 +83,7 @@ public enum DeviceAssembly {
         }
 
         let reportLink: any ReportLink
-        let linkURI = uri(.reportLink)!
+        guard let linkURI = uri(.reportLink) else { throw BoardError(file: board.file, key: "roles.reportLink", problem: "missing") }
         switch linkURI.scheme {
         case "tcp":
             guard let (host, port) = linkURI.hostAndPort else {
@@ -81,7 +95,7 @@ public enum DeviceAssembly {
                                        unansweredLimit: board.alarm.reportAckTimeout,
                                        acceptsCommands: board.kind != .device)
         case "sim":
-            let link = SimReportLink(clock: clock, dataAvailable: { modem.network.registration.isRegistered })
+            let link = SimReportLink(clock: clock, dataAvailable: modem.dataAvailable)
             sim.reportLink = link
             reportLink = link
         default: throw unsupported(.reportLink, linkURI, "\"tcp://HOST:PORT\" or \"sim:\"")
@@ -128,13 +142,15 @@ public enum DeviceAssembly {
             }
         }
 
-        let backends = Backends(button: button, position: position, network: modem, calls: modem, sms: modem,
-                                reportLink: reportLink, audio: audio, vibrator: vibrator, power: power,
+        var backends = Backends(button: button, position: position, network: modem.network, calls: modem.calls,
+                                sms: modem.sms, reportLink: reportLink, audio: audio, vibrator: vibrator, power: power,
                                 amplifierEnable: amplifier, store: recordStore)
+        backends.alarmAwareModem = modem.alarmAware
         let runtime = DeviceRuntime(machine: AlarmMachine(settings: board.alarm),
                                     identity: .init(deviceID: board.deviceID, boardName: board.name),
                                     clock: clock, backends: backends, haptics: board.haptics,
                                     silence: board.silence, logger: logger)
-        return AssembledDevice(runtime: runtime, simulation: sim)
+        return AssembledDevice(runtime: runtime, simulation: sim, modemDriver: modem.driver,
+                               afterStart: modem.afterStart, teardown: modem.teardown)
     }
 }

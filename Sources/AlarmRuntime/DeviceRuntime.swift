@@ -307,6 +307,7 @@ public final class DeviceRuntime: Sendable {
         case .alarmRaised(let number):
             // Re-assert silence at the moment it matters most.
             if silence == .amplifierOff { try? backends.amplifierEnable?.set(active: false) }
+            backends.alarmAwareModem?.setAlarmMode(true)
             publish(.trigger, "ALARM #\(number) raised")
             logger.notice("alarm raised", metadata: ["alarm": "\(number)"])
         case .delivered(let path):
@@ -327,6 +328,7 @@ public final class DeviceRuntime: Sendable {
         case .centreHungUp:
             publish(.call, "centre hung up (normal clearing): no redial")
         case .alarmEnded(let reason):
+            backends.alarmAwareModem?.setAlarmMode(false)
             publish(.alarmEnd, "alarm ended (\(reason.rawValue))")
             logger.notice("alarm ended", metadata: ["reason": "\(reason.rawValue)"])
         case .triggerIgnored:

@@ -65,7 +65,7 @@ struct Alarmd: ParsableCommand {
             throw ExitCode(2)
         }
         do {
-            try device.runtime.start()
+            try device.start()
         } catch {
             logger.critical("cannot start: \(error)")
             control.stop()
@@ -76,6 +76,7 @@ struct Alarmd: ParsableCommand {
         let stop: @Sendable (Int32) -> Void = { signal in
             logger.notice("stopping on signal \(signal)")
             control.stop()
+            device.stop()
             Glibc.exit(0)
         }
         let signals = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in

@@ -7,7 +7,7 @@ import Synchronization
 /// A 3GPP TS 27.007/27.005 modem behind the AT engine: start-up, registration, voice calls tracked through
 /// +CLCC with the end cause from +CEER, incoming and waiting calls, SMS in PDU mode, recovery.
 /// The transport (a serial port, or the emulator's pty) is not its business: it gets bytes and writes bytes.
-public final class ATModemDriver: NetworkMonitor, VoiceCalls, SMSSender, Sendable {
+public final class ATModemDriver: NetworkMonitor, VoiceCalls, SMSSender, AlarmAwareModem, Sendable {
     public enum Phase: String, Sendable { case starting, ready, recovering, down }
 
     struct TrackedCall: Sendable {

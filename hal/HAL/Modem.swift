@@ -31,3 +31,9 @@ public protocol SMSSender: Sendable {
 
 /// A cellular modem is these three capabilities; a board may serve them from one device.
 public typealias Modem = NetworkMonitor & VoiceCalls & SMSSender
+
+/// A modem that behaves differently while an alarm is active (e.g. call waiting off, so no second caller
+/// can even knock while the centre listens).
+public protocol AlarmAwareModem: Sendable {
+    func setAlarmMode(_ on: Bool)
+}

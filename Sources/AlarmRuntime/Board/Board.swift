@@ -1,5 +1,6 @@
 import AlarmCore
 import HAL
+import ModemEmulator
 import PosixIO
 import SimBackends
 
@@ -29,6 +30,15 @@ public enum Role: String, Sendable, CaseIterable {
 
 public struct SimulationSettings: Sendable {
     public var modem = SimModemSettings()
+    /// The same network for the byte-level emulator (`modem: "pty:sim"`).
+    public var emulator: EmulatorSettings {
+        var settings = EmulatorSettings()
+        settings.registration = modem.network.registration
+        settings.signal = modem.network.signal ?? 21
+        settings.answerAfter = modem.answerAfter
+        settings.bootTime = modem.registerAfter
+        return settings
+    }
     public var route = SimRoute(waypoints: [(51.0543, 3.7174)])
     public init() {}
 }

@@ -1,5 +1,6 @@
 import AlarmCore
 import HAL
+import ModemEmulator
 import SimBackends
 
 /// Drives a running device's simulated backends from outside: what `alarmctl sim …` says.
@@ -31,6 +32,11 @@ public struct SimControl: Sendable {
         battery PERCENT [charging]
         centre ack|nak|silent        how the in-process centre answers reports (report link "sim:")
         centre-end                   the in-process centre ends the alarm
+        modem-hang                   the emulated modem stops answering until power-cycled (modem "pty:sim")
+        modem-power-cycle            the emulated modem restarts (says RDY, forgets its settings)
+        modem-garbage [COUNT]        noise bytes on the emulated AT line
+        modem-urc LINE               a URC inside the emulated modem's next response
+        modem-transcript [N]         the last N lines of the emulated modem's AT transcript
         """
 
     public func perform(_ arguments: [String]) throws(Failure) -> String {
@@ -65,10 +71,14 @@ public struct SimControl: Sendable {
             try need(world.position, "position").restoreFix()
             return "fix restored"
         case "network":
-            let modem = try need(world.modem, "modem")
             guard let text = rest.first, let registration = Registration(rawValue: text) else {
                 throw Failure("expected home, roaming, searching, denied or not-registered")
             }
+            if let emulator = world.emulator {
+                emulator.setRegistration(registration, emergencyCallsPossible: registration.isRegistered || rest.dropFirst().contains("emergency"))
+                return "network \(registration.rawValue)"
+            }
+            let modem = try need(world.modem, "modem")
             var status = modem.network
             status.registration = registration
             status.emergencyCallsPossible = registration.isRegistered || rest.dropFirst().contains("emergency")
@@ -80,20 +90,32 @@ public struct SimControl: Sendable {
             guard let text = rest.first, let outcome = outcomes[text] else {
                 throw Failure("expected one of \(outcomes.keys.sorted().joined(separator: ", "))")
             }
+            if let emulator = world.emulator, let emulated = EmulatedCallOutcome(rawValue: text) {
+                emulator.queueOutcomes([emulated])
+                return "next call: \(text)"
+            }
             try need(world.modem, "modem").queueOutcomes([outcome])
             return "next call: \(text)"
         case "answer-after":
             guard let text = rest.first, let delay = DurationText.parse(text) else { throw Failure("expected a duration") }
-            try need(world.modem, "modem").setAnswerDelay(delay)
+            if let emulator = world.emulator {
+                emulator.setAnswerDelay(delay)
+            } else {
+                try need(world.modem, "modem").setAnswerDelay(delay)
+            }
             return "far end answers after \(DurationText.format(delay))"
         case "drop-call":
-            try need(world.modem, "modem").dropCalls()
+            if let emulator = world.emulator { emulator.dropCalls() } else { try need(world.modem, "modem").dropCalls() }
             return "calls dropped"
         case "centre-hangup":
-            try need(world.modem, "modem").centreHangsUp()
+            if let emulator = world.emulator { emulator.remoteHangUp() } else { try need(world.modem, "modem").centreHangsUp() }
             return "centre hung up"
         case "ring":
             guard let text = rest.first else { throw Failure("expected a number or \"withheld\"") }
+            if let emulator = world.emulator {
+                let rang = emulator.ring(from: text == "withheld" ? nil : text)
+                return rang ? "incoming call from \(text)" : "the network gave \(text) busy (call waiting off)"
+            }
             let id = try need(world.modem, "modem").ring(from: text == "withheld" ? nil : text)
             return "incoming call \(id)"
         case "battery":
@@ -110,6 +132,30 @@ public struct SimControl: Sendable {
         case "centre-end":
             try need(world.reportLink, "reportLink").sendCommand(.endAlarm)
             return "centre ended the alarm"
+        case "modem-hang":
+            try need(world.emulator, "modem (pty:sim)").hang()
+            return "emulated modem hung"
+        case "modem-power-cycle":
+            try need(world.emulator, "modem (pty:sim)").powerCycle()
+            return "emulated modem restarted"
+        case "modem-garbage":
+            let count = rest.first.flatMap { Int($0) } ?? 64
+            guard (1...100_000).contains(count) else { throw Failure("expected a byte count 1-100000") }
+            var noise: [UInt8] = []
+            var seed: UInt32 = 0x9E37_79B9
+            for _ in 0..<count {
+                seed = seed &* 1_664_525 &+ 1_013_904_223
+                noise.append(UInt8(truncatingIfNeeded: seed >> 24))
+            }
+            try need(world.emulator, "modem (pty:sim)").injectGarbage(noise)
+            return "\(count) garbage bytes sent"
+        case "modem-urc":
+            guard !rest.isEmpty else { throw Failure("expected a URC line, e.g. RING") }
+            try need(world.emulator, "modem (pty:sim)").injectURCInNextResponse(rest.joined(separator: " "))
+            return "URC queued"
+        case "modem-transcript":
+            let count = rest.first.flatMap { Int($0) } ?? 40
+            return try need(world.emulator, "modem (pty:sim)").transcript.suffix(max(1, count)).joined(separator: "\n")
         default:
             throw Failure("unknown action \"\(action)\"; one of:\n\(Self.usage)")
         }

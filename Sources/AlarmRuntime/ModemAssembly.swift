@@ -1,0 +1,80 @@
+import ATModem
+import AlarmCore
+import HAL
+import Logging
+import ModemEmulator
+import PosixIO
+import SimBackends
+
+/// The modem role, whichever backend serves it.
+struct AssembledModem: Sendable {
+    var network: any NetworkMonitor
+    var calls: any VoiceCalls
+    var sms: any SMSSender
+    var alarmAware: (any AlarmAwareModem)?
+    var driver: ATModemDriver?
+    /// Whether the (simulated) network carries data, for the in-process report link.
+    var dataAvailable: @Sendable () -> Bool
+    var afterStart: [@Sendable () -> Void] = []
+    var teardown: [@Sendable () -> Void] = []
+}
+
+extension DeviceAssembly {
+    /// `sim:` — the high-level simulated modem; `pty:sim` — the byte-level emulator on a real pty with the
+    /// real AT driver; `serial:/dev/ttyUSB2?baud=115200&flow=rtscts&profile=quectel-ec25` — a real modem.
+    static func assembleModem(_ board: Board, _ uri: PortURI, clock: any Clock, logger: Logger,
+                              sim: inout SimWorld) throws(BoardError) -> AssembledModem {
+        func problem(_ text: String) -> BoardError { BoardError(file: board.file, key: "roles.modem", problem: text) }
+        let profileName = uri.query["profile"] ?? "quectel-ec25"
+        guard let profile = ModemProfile.named(profileName) else {
+            throw problem("unknown modem profile \"\(profileName)\" (expected one of \(ModemProfile.all.map(\.name).joined(separator: ", ")))")
+        }
+        switch uri.scheme {
+        case "sim":
+            let modem = SimModem(clock: clock, settings: board.simulation.modem)
+            sim.modem = modem
+            return AssembledModem(network: modem, calls: modem, sms: modem, alarmAware: nil, driver: nil,
+                                  dataAvailable: { modem.network.registration.isRegistered })
+        case "pty" where uri.target == "sim":
+            guard board.kind != .device else { throw problem("the modem emulator is not allowed on a board of kind \"device\"") }
+            let emulator = ModemEmulator(clock: clock, settings: board.simulation.emulator) { line in
+                logger.trace("modem emulator", metadata: ["at": "\(line)"])
+            }
+            let pty: PTYModemEmulator
+            do {
+                pty = try PTYModemEmulator(emulator: emulator)
+            } catch {
+                throw problem("cannot open a pseudo-terminal for the modem emulator: \(error)")
+            }
+            sim.emulator = emulator
+            var modem = attachDriver(profile: profile, settings: .init(path: pty.devicePath), clock: clock, logger: logger,
+                                     powerLine: EmulatorPowerLine(emulator: emulator),
+                                     dataAvailable: { emulator.registration.isRegistered })
+            modem.teardown.append { pty.close() }
+            return modem
+        case "serial":
+            guard !uri.target.isEmpty else { throw problem("expected serial:/dev/PORT?baud=115200") }
+            let baud = Int(uri.query["baud"] ?? "115200") ?? -1
+            guard [9600, 19200, 38400, 57600, 115_200, 230_400, 460_800, 921_600].contains(baud) else {
+                throw problem("baud: expected a standard rate such as 115200, got \(uri.query["baud"] ?? "")")
+            }
+            let flow = uri.query["flow"] ?? "none"
+            guard flow == "none" || flow == "rtscts" else { throw problem("flow: expected none or rtscts, got \(flow)") }
+            return attachDriver(profile: profile,
+                                settings: .init(path: uri.target, baud: baud, hardwareFlowControl: flow == "rtscts"),
+                                clock: clock, logger: logger, powerLine: nil, dataAvailable: { true })
+        default:
+            throw problem("no backend for \"\(uri)\" (expected \"sim:\", \"pty:sim\" or \"serial:/dev/…?baud=…\")")
+        }
+    }
+
+    static func attachDriver(profile: ModemProfile, settings: SerialModemPort.Settings, clock: any Clock, logger: Logger,
+                             powerLine: (any OutputLine)?, dataAvailable: @escaping @Sendable () -> Bool) -> AssembledModem {
+        let port = SerialModemPort(settings: settings, clock: clock, logger: logger)
+        let driver = ATModemDriver(profile: profile, clock: clock, logger: logger, powerLine: powerLine,
+                                   write: { port.write($0) })
+        port.connect(bytes: { driver.receive($0) }, opened: { driver.portOpened() }, closed: { driver.portClosed() })
+        return AssembledModem(network: driver, calls: driver, sms: driver, alarmAware: driver, driver: driver,
+                              dataAvailable: dataAvailable, afterStart: [{ port.open() }], teardown: [{ port.close() }])
+    }
+}
