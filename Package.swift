@@ -68,7 +68,8 @@ let package = Package(
             "ATModem", "ModemEmulator", "AlarmCore", "AlarmCodecs", "HAL", "SimBackends", "PosixIO",
             .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "AlarmRuntimeTests", dependencies: [
-            "AlarmRuntime", "AlarmCore", "HAL", "SimBackends", "LinuxBackends", "SimCentre", "PosixIO"]),
+            "AlarmRuntime", "AlarmCore", "HAL", "SimBackends", "LinuxBackends", "SimCentre", "PosixIO",
+            "ATModem", "ModemEmulator"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,144 @@
+import ATModem
+import AlarmCore
+import AlarmRuntime
+import Dispatch
+import HAL
+import Logging
+import ModemEmulator
+import SimBackends
+import Testing
+
+/// The runtime on the simulated world with the real AT driver talking to the byte-level emulator over a
+/// real pty. Time moves with the manual clock; the test waits for the AT line to go quiet, never sleeps.
+final class EmulatedDevice: Sendable {
+    let clock = ManualClock()
+    let emulator: ModemEmulator
+    let pty: PTYModemEmulator
+    let port: SerialModemPort
+    let driver: ATModemDriver
+    let button: SimButton
+    let link: SimReportLink
+    let runtime: DeviceRuntime
+    let activity = DispatchSemaphore(value: 0)
+
+    init(configure: (inout EmulatorSettings) -> Void = { _ in }) throws {
+        var settings = EmulatorSettings()
+        configure(&settings)
+        let logger = Logger(label: "emulated", factory: { _ in SwiftLogNoOpLogHandler() })
+        let activity = self.activity
+        emulator = ModemEmulator(clock: clock, settings: settings, transcript: { _ in activity.signal() })
+        pty = try PTYModemEmulator(emulator: emulator, afterInput: { activity.signal() })
+        port = SerialModemPort(settings: .init(path: pty.devicePath), clock: clock, logger: logger)
+        let port = self.port
+        driver = ATModemDriver(profile: .quectelEC25, clock: clock, logger: logger,
+                               powerLine: EmulatorPowerLine(emulator: emulator), write: { port.write($0) })
+        let driver = self.driver
+        port.connect(bytes: { driver.receive($0) }, opened: { driver.portOpened() }, closed: { driver.portClosed() })
+        port.observeReads { activity.signal() }
+        button = SimButton(clock: clock)
+        let emulator = self.emulator
+        link = SimReportLink(clock: clock, dataAvailable: { emulator.registration.isRegistered })
+        var alarm = AlarmSettings()
+        alarm.centreNumbers = ["+3292000101", "+3292000102"]
+        var backends = Backends(button: button,
+                                position: SimPositionSource(clock: clock, route: SimRoute(waypoints: [(51.05, 3.72)])),
+                                network: driver, calls: driver, sms: driver, reportLink: link, store: InMemoryRecordStore())
+        backends.alarmAwareModem = driver
+        runtime = DeviceRuntime(machine: AlarmMachine(settings: alarm), identity: .init(deviceID: "BE-EMU-1", boardName: "emu"),
+                                clock: clock, backends: backends, silence: .noSpeaker, logger: logger)
+        _ = runtime.addObserver { _ in activity.signal() }
+    }
+
+    deinit {
+        port.close()
+        pty.close()
+    }
+
+    func start() throws {
+        try runtime.start()
+        port.open()
+        advance(.milliseconds(300))
+        advance(.seconds(1))
+        guard waitFor({ self.driver.phase == .ready }) else { throw Failure("modem never ready") }
+    }
+
+    func advance(_ duration: Duration, step: Duration = .milliseconds(100)) {
+        var left = duration
+        while left > .zero {
+            let d = min(step, left)
+            clock.advance(by: d)
+            settle()
+            left -= d
+        }
+    }
+
+    @discardableResult
+    func settle(seconds: Double = 5) -> Bool {
+        let deadline = DispatchTime.now() + seconds
+        while true {
+            let (written, read) = port.byteCounts
+            let (received, sent) = pty.byteCounts
+            if received >= written && read >= sent && driver.engine.hasNoPendingActions { return true }
+            if activity.wait(timeout: deadline) == .timedOut { return false }
+        }
+    }
+
+    func waitFor(seconds: Double = 5, _ condition: @escaping () -> Bool) -> Bool {
+        let deadline = DispatchTime.now() + seconds
+        while true {
+            settle(seconds: 0.5)
+            if condition() { return true }
+            if activity.wait(timeout: deadline) == .timedOut { return condition() }
+        }
+    }
+
+    struct Failure: Error { var text: String; init(_ t: String) { text = t } }
+}
+
+@Suite struct EmulatedModemScenarioTests {
+    @Test func alarmCallsTheCentreThroughTheATDriver() throws {
+        let d = try EmulatedDevice()
+        try d.start()
+        d.button.press(holding: .milliseconds(2500))
+        d.advance(.milliseconds(2500))
+        #expect(d.emulator.dialledNumbers == ["+3292000101"])
+        #expect(!d.emulator.callWaitingEnabled)  // alarm mode: no second caller may knock
+        d.advance(.seconds(3))
+        #expect(d.runtime.status.call?.connected == true)
+        #expect(d.runtime.status.delivered == true)
+        // The aggressor calls: turned away by the network, the centre line stays.
+        d.emulator.ring(from: "+32470666666")
+        #expect(d.emulator.callersTurnedAwayByNetwork == 1)
+        #expect(d.emulator.activeCallCount == 1)
+        #expect(d.emulator.microphoneMuteViolations == 0)
+    }
+
+    @Test func modemHangDuringAlarmIsRecoveredAndTheCentreRedialled() throws {
+        let d = try EmulatedDevice()
+        try d.start()
+        d.button.press(holding: .milliseconds(2500))
+        d.advance(.seconds(6))
+        #expect(d.runtime.status.call?.connected == true)
+        d.emulator.hang()
+        // The driver's polls go unanswered: after three timeouts it re-initialises, then power-cycles.
+        d.advance(.seconds(90), step: .milliseconds(500))
+        #expect(d.waitFor { d.driver.phase == .ready })
+        d.advance(.seconds(10))
+        #expect(d.emulator.dialledNumbers.count >= 2)
+        #expect(d.runtime.status.call?.connected == true)
+        #expect(d.runtime.status.mode == "alarm")
+    }
+
+    @Test func unregisteredAtTriggerThenRegisteredTwentySecondsLater() throws {
+        let d = try EmulatedDevice { $0.registration = .searching; $0.emergencyCallsPossible = false }
+        try d.start()
+        d.button.press(holding: .milliseconds(2500))
+        d.advance(.seconds(20), step: .milliseconds(250))
+        #expect(d.link.received.isEmpty)
+        #expect(d.runtime.status.call?.connected != true)
+        d.emulator.setRegistration(.home)
+        d.advance(.seconds(5))
+        #expect(d.runtime.status.call?.connected == true)
+        #expect(d.link.received.first?.kind == .alarm)
+    }
+}
