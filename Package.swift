@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "alarm-centre", targets: ["alarm-centre"]),
         .executable(name: "alarm-sim", targets: ["alarm-sim"]),
         .executable(name: "alarm-bench", targets: ["alarm-bench"]),
+        .executable(name: "modem-emulator", targets: ["modem-emulator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -60,6 +61,10 @@ let package = Package(
             "AlarmRuntime", "AlarmCore", "HAL", "SimBackends", "LinuxBackends", "SimCentre", "PosixIO",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+
+        .executableTarget(name: "modem-emulator", dependencies: [
+            "ModemEmulator", "LinuxBackends", "PosixIO", "HAL", "AlarmCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
 
         .testTarget(name: "AlarmCoreTests", dependencies: ["AlarmCore"]),
         .testTarget(name: "AlarmCodecsTests", dependencies: ["AlarmCodecs", "AlarmCore", "PosixIO"]),
