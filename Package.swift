@@ -59,6 +59,7 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(name: "alarm-bench", dependencies: [
             "AlarmRuntime", "AlarmCore", "HAL", "SimBackends", "LinuxBackends", "SimCentre", "PosixIO",
+            "ATModem", "ModemEmulator",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
 

@@ -81,6 +81,9 @@ struct AlarmBench: ParsableCommand {
             return acks.wait(for: sequence) - start
         }
 
+        try modemCases(&harness, iterations: iterations)
+        try fullPathCase(&harness, iterations: iterations)
+
         print(harness.table)
         try harness.write(to: output)
         print("written: \(output)")

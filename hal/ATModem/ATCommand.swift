@@ -23,10 +23,14 @@ public struct ATCommand: Sendable, Hashable {
     public var priority: ATPriority
     /// ATD / ATA: NO CARRIER, BUSY, NO ANSWER, NO DIALTONE are this command's final result, not URCs.
     public var isCallSetup: Bool
+    /// A late answer to this command could complete the next one, so a timeout makes the engine resync.
+    /// Probes ("AT" while waiting for a modem to come up) opt out: any late OK just means "alive".
+    public var resyncAfterTimeout: Bool
 
     public init(_ text: String, expecting responsePrefixes: [String] = [], bareLines: Bool = false,
                 payload: [UInt8]? = nil, timeout: Duration = .seconds(5), priority: ATPriority = .normal,
-                isCallSetup: Bool = false) {
+                isCallSetup: Bool = false, resyncAfterTimeout: Bool = true) {
+        self.resyncAfterTimeout = resyncAfterTimeout
         self.text = text
         self.responsePrefixes = responsePrefixes
         acceptsBareLines = bareLines

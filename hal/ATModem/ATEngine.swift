@@ -22,6 +22,8 @@ public final class ATEngine: Sendable {
         var lines: [String] = []
         var promptAnswered = false
         var timer: (any Cancellable)?
+        /// The engine's own resynchronisation command after a timeout (see `needsResync`).
+        var isSync = false
     }
 
     private struct State {
@@ -36,6 +38,11 @@ public final class ATEngine: Sendable {
         var idleWaiters: [@Sendable () -> Void] = []
         /// Batches of actions taken under the lock but not yet performed (completions still to run).
         var performing = 0
+        /// A command timed out, so its answer may still arrive and would complete the *next* command (a
+        /// +CLCC poll completed by someone else's OK has no call lines: the centre call would look ended).
+        /// Before the next queued command, the engine sends AT+CSQ and discards every final result until
+        /// one follows a +CSQ line: from then on answers and commands are paired again.
+        var needsResync = false
     }
 
     private enum Action {
@@ -127,6 +134,7 @@ public final class ATEngine: Sendable {
             state.queue.removeAll()
             state.decoder = StreamFramer(ATStreamDecoder())
             state.echo = true
+            state.needsResync = false
             state.connected = reconnecting
             return actions
         }
@@ -178,6 +186,22 @@ public final class ATEngine: Sendable {
         guard var inFlight = state.inFlight else { return unsolicitedLine(text) }
         let command = inFlight.pending.command
         if state.echo, text == command.text { return [] }
+        if inFlight.isSync {
+            if text.hasPrefix("+CSQ:") {
+                inFlight.lines.append(text)
+                state.inFlight = inFlight
+                return []
+            }
+            guard ATFinalResult.parse(text) != nil else { return unsolicitedLine(text) }
+            guard !inFlight.lines.isEmpty else {
+                return [.log("late answer \(text) to a timed-out command discarded")]
+            }
+            inFlight.timer?.cancel()
+            state.inFlight = nil
+            state.needsResync = false
+            state.consecutiveTimeouts = 0
+            return startNext(&state)
+        }
         if let final = ATFinalResult.parse(text) {
             let callResult = [.noCarrier, .busy, .noAnswer, .noDialtone].contains(final)
             if callResult && !command.isCallSetup { return unsolicitedLine(text) }
@@ -196,12 +220,24 @@ public final class ATEngine: Sendable {
     }
 
     private static func unsolicitedLine(_ text: String) -> [Action] {
+        // A URC with an unclosed quote was cut short (line noise, a dropped byte run) and the next line
+        // ending closed it: `+CLIP: "+3247` would otherwise announce a call from a number nobody dialled.
+        // 27.007 URCs always close their string fields, so an odd quote count is never a whole URC.
+        if text.utf8.count(where: { $0 == UInt8(ascii: "\"") }) % 2 == 1 {
+            return [.log("truncated line on the AT port ignored: \(text.prefix(60))")]
+        }
         if let urc = ATUnsolicited.parse(text) { return [.unsolicited(urc)] }
         return [.log("unexpected line on the AT port ignored: \(text.prefix(60))")]
     }
 
     private static func startNext(_ state: inout State) -> [Action] {
         guard state.inFlight == nil, !state.queue.isEmpty else { return [] }
+        if state.needsResync {
+            state.nextID += 1
+            let sync = ATCommand("AT+CSQ", expecting: ["+CSQ:"], timeout: .seconds(5))
+            state.inFlight = InFlight(pending: Pending(id: state.nextID, command: sync, completion: { _ in }), isSync: true)
+            return [.write(Array("AT+CSQ\r".utf8)), .arm(id: state.nextID, timeout: sync.timeout)]
+        }
         let next = state.queue.removeFirst()
         state.inFlight = InFlight(pending: next)
         return [.write(Array((next.command.text + "\r").utf8)), .arm(id: next.id, timeout: next.command.timeout)]
@@ -212,6 +248,15 @@ public final class ATEngine: Sendable {
             guard let inFlight = state.inFlight, inFlight.pending.id == id else { return [] }
             state.inFlight = nil
             state.consecutiveTimeouts += 1
+            if inFlight.isSync {
+                // Still no answer: the command waiting behind the resync fails in its place, so the driver's
+                // hang detection sees every timeout; the next command tries to resync again.
+                guard !state.queue.isEmpty else { return [] }
+                let victim = state.queue.removeFirst()
+                return [.log("modem still silent after a timeout"), .complete(victim.completion, .timedOut)]
+                    + Self.startNext(&state)
+            }
+            if inFlight.pending.command.resyncAfterTimeout { state.needsResync = true }
             // An SMS stuck at its prompt would swallow the next command as message text: cancel it with ESC.
             let escape: [Action] = inFlight.pending.command.payload != nil && !inFlight.promptAnswered ? [.write([0x1B])] : []
             return escape + [.log("\(inFlight.pending.command.text) timed out"),

@@ -38,7 +38,7 @@ extension ATModemDriver {
             case .completed(let result, _) where result.isSuccess:
                 sendParts(parts.dropFirst(), completion: completion)
             case .completed(let result, _):
-                completion(.failure(HALError(.rejected, "SMS refused: \(result)")))
+                completion(.failure(HALError(Self.smsFailureKind(of: result), "SMS refused: \(result)")))
             case .timedOut:
                 completion(.failure(HALError(.timeout, "SMS got no answer")))
                 checkHung()
@@ -46,5 +46,18 @@ extension ATModemDriver {
                 completion(.failure(HALError(.notReady, "modem went down while sending SMS")))
             }
         }
+    }
+
+    /// A modem without network service refuses AT+CMGS with +CMS ERROR 331 (or 330/332; verbose with
+    /// AT+CMEE=2): that is "not possible right now, retry later" (.notReady), not a refusal of this message —
+    /// the core must keep the SMS for when registration returns rather than give up on it.
+    static func smsFailureKind(of result: ATFinalResult) -> FaultKind {
+        guard case .cmsError(let code, let text) = result else { return .rejected }
+        let verbose = text.lowercased()
+        if [330, 331, 332].contains(code ?? -1) || verbose.contains("no network service")
+            || verbose.contains("network timeout") || verbose.contains("smsc address unknown") {
+            return .notReady
+        }
+        return .rejected
     }
 }

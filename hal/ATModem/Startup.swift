@@ -25,7 +25,7 @@ extension ATModemDriver {
     /// Sends "AT" until the modem answers (a Quectel announces RDY first; some never do).
     func probe(generation: Int, attempt: Int) {
         let limit = Int(settings.readyTimeout.milliseconds / 1000)
-        engine.submit(ATCommand("AT", timeout: .seconds(1))) { [self] outcome in
+        engine.submit(ATCommand("AT", timeout: .seconds(1), resyncAfterTimeout: false)) { [self] outcome in
             guard current(generation) else { return }
             if outcome.isSuccess {
                 initialise(generation: generation)
