@@ -117,10 +117,20 @@ public enum DeviceAssembly {
         }
         var power: (any PowerMonitor)?
         if let powerURI = uri(.power) {
-            guard powerURI.scheme == "sim" else { throw unsupported(.power, powerURI, "\"sim:\"") }
-            let simPower = SimPower()
-            sim.power = simPower
-            power = simPower
+            switch (powerURI.scheme, powerURI.target) {
+            case ("sim", _):
+                let simPower = SimPower()
+                sim.power = simPower
+                power = simPower
+            case ("modem", "cbc"):
+                guard let driver = modem.driver else {
+                    throw BoardError(file: board.file, key: "roles.power",
+                                     problem: "\"modem:cbc\" needs an AT modem (serial: or pty:sim)")
+                }
+                power = driver
+            default:
+                throw unsupported(.power, powerURI, "\"sim:\" or \"modem:cbc\"")
+            }
         }
         var amplifier: (any OutputLine)?
         if let lineURI = uri(.amplifierEnable) {

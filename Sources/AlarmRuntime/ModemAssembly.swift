@@ -1,5 +1,6 @@
 import ATModem
 import AlarmCore
+import Glibc
 import HAL
 import Logging
 import ModemEmulator
@@ -60,21 +61,51 @@ extension DeviceAssembly {
             }
             let flow = uri.query["flow"] ?? "none"
             guard flow == "none" || flow == "rtscts" else { throw problem("flow: expected none or rtscts, got \(flow)") }
+            var driverSettings = ATModemSettings()
+            if let pinFile = uri.query["pin"] { driverSettings.simPIN = try readPIN(pinFile, board: board) }
             return attachDriver(profile: profile,
                                 settings: .init(path: uri.target, baud: baud, hardwareFlowControl: flow == "rtscts"),
-                                clock: clock, logger: logger, powerLine: nil, dataAvailable: { true })
+                                driverSettings: driverSettings, clock: clock, logger: logger, powerLine: nil,
+                                dataAvailable: { true })
         default:
             throw problem("no backend for \"\(uri)\" (expected \"sim:\", \"pty:sim\" or \"serial:/dev/…?baud=…\")")
         }
     }
 
-    static func attachDriver(profile: ModemProfile, settings: SerialModemPort.Settings, clock: any Clock, logger: Logger,
+    static func attachDriver(profile: ModemProfile, settings: SerialModemPort.Settings,
+                             driverSettings: ATModemSettings = ATModemSettings(), clock: any Clock, logger: Logger,
                              powerLine: (any OutputLine)?, dataAvailable: @escaping @Sendable () -> Bool) -> AssembledModem {
         let port = SerialModemPort(settings: settings, clock: clock, logger: logger)
-        let driver = ATModemDriver(profile: profile, clock: clock, logger: logger, powerLine: powerLine,
-                                   write: { port.write($0) })
+        let driver = ATModemDriver(profile: profile, clock: clock, logger: logger, settings: driverSettings,
+                                   powerLine: powerLine, write: { port.write($0) })
         port.connect(bytes: { driver.receive($0) }, opened: { driver.portOpened() }, closed: { driver.portClosed() })
         return AssembledModem(network: driver, calls: driver, sms: driver, alarmAware: driver, driver: driver,
                               dataAvailable: dataAvailable, afterStart: [{ port.open() }], teardown: [{ port.close() }])
+    }
+}
+
+extension DeviceAssembly {
+    /// The SIM PIN from its file: owned by the daemon's user, readable by nobody else, 4-8 digits.
+    static func readPIN(_ path: String, board: Board) throws(BoardError) -> String {
+        func refuse(_ text: String) -> BoardError {
+            BoardError(file: board.file, key: "roles.modem", problem: "PIN file \(path): \(text)")
+        }
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw refuse("cannot be read (\(Errno.current))") }
+        guard info.st_uid == getuid() else { throw refuse("must be owned by the daemon's user (uid \(getuid()))") }
+        guard info.st_mode & 0o077 == 0 else {
+            throw refuse("is readable by others (mode \(String(info.st_mode & 0o777, radix: 8))); expected 0600 or 0400")
+        }
+        let bytes: [UInt8]?
+        do {
+            bytes = try StorageDirectory.readFile(path, limit: 64)
+        } catch {
+            throw refuse("cannot be read (\(error))")
+        }
+        let pin = String(decoding: bytes ?? [], as: UTF8.self).filter { !$0.isWhitespace }
+        guard (4...8).contains(pin.count), pin.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+            throw refuse("expected 4-8 digits")
+        }
+        return pin
     }
 }

@@ -43,6 +43,9 @@ public final class ATEngine: Sendable {
         /// Before the next queued command, the engine sends AT+CSQ and discards every final result until
         /// one follows a +CSQ line: from then on answers and commands are paired again.
         var needsResync = false
+        /// Response prefixes of the commands (syncs included) that timed out since the line was last in step:
+        /// their late answers may still come, so the next sync must use a command whose answer looks different.
+        var staleAnswerPrefixes: Set<String> = []
     }
 
     private enum Action {
@@ -135,6 +138,7 @@ public final class ATEngine: Sendable {
             state.decoder = StreamFramer(ATStreamDecoder())
             state.echo = true
             state.needsResync = false
+            state.staleAnswerPrefixes = []
             state.connected = reconnecting
             return actions
         }
@@ -187,7 +191,7 @@ public final class ATEngine: Sendable {
         let command = inFlight.pending.command
         if state.echo, text == command.text { return [] }
         if inFlight.isSync {
-            if text.hasPrefix("+CSQ:") {
+            if inFlight.pending.command.responsePrefixes.contains(where: { text.hasPrefix($0) }) {
                 inFlight.lines.append(text)
                 state.inFlight = inFlight
                 return []
@@ -199,6 +203,7 @@ public final class ATEngine: Sendable {
             inFlight.timer?.cancel()
             state.inFlight = nil
             state.needsResync = false
+            state.staleAnswerPrefixes = []
             state.consecutiveTimeouts = 0
             return startNext(&state)
         }
@@ -234,9 +239,9 @@ public final class ATEngine: Sendable {
         guard state.inFlight == nil, !state.queue.isEmpty else { return [] }
         if state.needsResync {
             state.nextID += 1
-            let sync = ATCommand("AT+CSQ", expecting: ["+CSQ:"], timeout: .seconds(5))
+            let sync = syncCommands.first { !state.staleAnswerPrefixes.contains($0.responsePrefixes[0]) } ?? syncCommands[0]
             state.inFlight = InFlight(pending: Pending(id: state.nextID, command: sync, completion: { _ in }), isSync: true)
-            return [.write(Array("AT+CSQ\r".utf8)), .arm(id: state.nextID, timeout: sync.timeout)]
+            return [.write(Array((sync.text + "\r").utf8)), .arm(id: state.nextID, timeout: sync.timeout)]
         }
         let next = state.queue.removeFirst()
         state.inFlight = InFlight(pending: next)
@@ -248,6 +253,7 @@ public final class ATEngine: Sendable {
             guard let inFlight = state.inFlight, inFlight.pending.id == id else { return [] }
             state.inFlight = nil
             state.consecutiveTimeouts += 1
+            state.staleAnswerPrefixes.formUnion(inFlight.pending.command.responsePrefixes)
             if inFlight.isSync {
                 // Still no answer: the command waiting behind the resync fails in its place, so the driver's
                 // hang detection sees every timeout; the next command tries to resync again.
@@ -294,3 +300,13 @@ public final class ATEngine: Sendable {
         }
     }
 }
+
+/// Harmless queries every modem answers with one prefixed line, used in turn to resynchronise after a
+/// timeout (the one chosen never shares its answer's prefix with a command that may still answer late).
+/// +CREG and +CPIN come last: they also exist as URCs.
+private let syncCommands = [
+    ATCommand("AT+CSQ", expecting: ["+CSQ:"]),
+    ATCommand("AT+COPS?", expecting: ["+COPS:"]),
+    ATCommand("AT+CPIN?", expecting: ["+CPIN:"]),
+    ATCommand("AT+CREG?", expecting: ["+CREG:"]),
+]

@@ -41,6 +41,8 @@ public final class ATModemDriver: NetworkMonitor, VoiceCalls, SMSSender, AlarmAw
         var identity = ModemIdentityInfo()
         var recoveries = 0
         var smsReference: UInt8 = 0
+        var batteryTimer: (any Cancellable)?
+        var simLocked = false
     }
 
     public let engine: ATEngine
@@ -51,6 +53,7 @@ public final class ATModemDriver: NetworkMonitor, VoiceCalls, SMSSender, AlarmAw
     let settings: ATModemSettings
     let state = Mutex(State())
     let networkSink = Mutex<(@Sendable (NetworkStatus) -> Void)?>(nil)
+    let powerSink = Mutex<(@Sendable (PowerStatus) -> Void)?>(nil)
     let callSink = Mutex<(@Sendable (CallEvent) -> Void)?>(nil)
 
     /// `write` sends bytes to the modem; feed what it answers to `receive`.
@@ -145,6 +148,10 @@ public struct ATModemSettings: Sendable, Hashable {
     public var smsTimeout: Duration = .seconds(60)
     public var readyTimeout: Duration = .seconds(20)
     public var powerPulse: Duration = .seconds(1)
+    /// The SIM PIN, when the SIM is locked; read by the assembly from a file only its owner can read.
+    /// Never logged.
+    public var simPIN: String?
+    public var batteryPollInterval: Duration = .seconds(60)
     public init() {}
 }
 

@@ -43,11 +43,37 @@ extension ATModemDriver {
     /// The standard start-up, then the vendor's settings; every step is logged on failure and the
     /// sequence goes on: a modem without caller ID can still place the alarm call.
     func initialise(generation: Int) {
+        let first = [ATCommand("ATE0"), ATCommand("AT+CMEE=2"), ATCommand("AT+CPIN?", expecting: ["+CPIN:"])]
+        engine.run(first) { [self] outcomes in
+            guard current(generation) else { return }
+            for (command, outcome) in zip(first, outcomes) { absorb(command, outcome) }
+            let locked = state.withLock { $0.simLocked }
+            guard locked else {
+                configure(generation: generation)
+                return
+            }
+            guard let pin = settings.simPIN else {
+                logger.error("the SIM is PIN-locked and the board gives no PIN file; only emergency calls are possible")
+                configure(generation: generation)
+                return
+            }
+            // The PIN goes to the modem and nowhere else: not in logs, not in errors.
+            engine.submit(ATCommand("AT+CPIN=\"\(pin)\"", timeout: .seconds(10))) { [self] outcome in
+                guard current(generation) else { return }
+                if outcome.isSuccess {
+                    state.withLock { $0.simLocked = false }
+                    logger.notice("SIM unlocked")
+                } else {
+                    logger.error("SIM PIN refused; not retrying (three wrong PINs lock the SIM)")
+                }
+                configure(generation: generation)
+            }
+        }
+    }
+
+    func configure(generation: Int) {
         var commands = [
-            ATCommand("ATE0"),
-            ATCommand("AT+CMEE=2"),
             ATCommand("AT+CTZU=1"),
-            ATCommand("AT+CPIN?", expecting: ["+CPIN:"]),
             ATCommand("AT+CGSN", bareLines: true),
             ATCommand("AT+CIMI", bareLines: true),
             ATCommand(profile.iccidCommand, expecting: profile.iccidPrefix.isEmpty ? [] : [profile.iccidPrefix],
@@ -86,6 +112,7 @@ extension ATModemDriver {
             if alarm { engine.submit(ATCommand("AT+CCWA=0")) }
             emitNetwork()
             scheduleSignalPoll(generation: generation)
+            pollBattery(generation: generation)
         }
     }
 
@@ -96,14 +123,17 @@ extension ATModemDriver {
             return
         }
         if command.text == "ATE0", result.isSuccess { engine.setEcho(false) }
-        if !result.isSuccess {
+        if !result.isSuccess, !command.text.hasPrefix("AT+CPIN=") {
             logger.warning("modem refused a command", metadata: ["command": "\(command.text)", "result": "\(result)"])
         }
         state.withLock { state in
             for line in lines {
                 switch command.text {
                 case "AT+CPIN?":
-                    if let sim = SIMState.parse(line) { state.simPresent = sim != .notInserted }
+                    if let sim = SIMState.parse(line) {
+                        state.simPresent = sim != .notInserted
+                        state.simLocked = sim == .pinRequired
+                    }
                 case "AT+CGSN": state.identity.imei = ModemIdentity.parseIMEI(line) ?? state.identity.imei
                 case "AT+CIMI":
                     if let imsi = ModemIdentity.parseIMSI(line) {

@@ -45,8 +45,19 @@ extension ModemEmulator {
         case "+CEREG=2", "+CEREG=1", "+CEREG=0":
             state.withLock { $0.ceregMode = Int(body.suffix(1)) ?? 0 }
             respond([], final: "OK")
+        case _ where body.hasPrefix("+CPIN=\""):
+            let given = String(original.dropFirst(7).prefix { $0 != "\"" })
+            let accepted = state.withLock { state -> Bool in
+                guard let pin = state.settings.simPIN, !state.simUnlocked else { return false }
+                if given == pin { state.simUnlocked = true } else { state.wrongPINs += 1 }
+                return given == pin
+            }
+            respond([], final: accepted ? "OK" : error("incorrect password", code: 16))
         case "+CPIN?":
-            if state.withLock({ $0.settings.simPresent }) {
+            let (present, locked) = state.withLock { ($0.settings.simPresent, $0.settings.simPIN != nil && !$0.simUnlocked) }
+            if present && locked {
+                respond(["+CPIN: SIM PIN"], final: "OK")
+            } else if present {
                 respond(["+CPIN: READY"], final: "OK")
             } else {
                 respond([], final: error("SIM not inserted", code: 10))
@@ -72,7 +83,9 @@ extension ModemEmulator {
                 respond(["+COPS: 0"], final: "OK")
             }
         case "+CCLK?": respond(["+CCLK: \"26/11/29,12:00:00+04\""], final: "OK")
-        case "+CBC": respond(["+CBC: 0,87,4012"], final: "OK")
+        case "+CBC":
+            let (percent, charging) = state.withLock { ($0.batteryPercent, $0.charging) }
+            respond(["+CBC: \(charging ? 1 : 0),\(percent),\(3300 + percent * 9)"], final: "OK")
         case "+CLCC": respond(callListLines(), final: "OK")
         case "+CEER":
             let cause = state.withLock { $0.lastCause }

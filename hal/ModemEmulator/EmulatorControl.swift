@@ -17,6 +17,9 @@ extension ModemEmulator {
     public var registration: Registration { state.withLock { $0.settings.registration } }
 
     public func setSignal(_ rssi: Int) { state.withLock { $0.settings.signal = rssi } }
+    public func setBattery(percent: Int, charging: Bool) { state.withLock { $0.batteryPercent = percent; $0.charging = charging } }
+    /// Wrong PINs the driver sent; a real SIM locks (PUK) after three.
+    public var wrongPINAttempts: Int { state.withLock { $0.wrongPINs } }
     public func setSIMPresent(_ present: Bool) { state.withLock { $0.settings.simPresent = present } }
     public func setAnswerDelay(_ delay: Duration) { state.withLock { $0.settings.answerAfter = delay } }
 
@@ -108,6 +111,7 @@ extension ModemEmulator {
             state.clip = false
             state.callWaiting = true
             state.clccURCs = false
+            state.simUnlocked = false
         }
         note("-- power on")
         boot()

@@ -15,6 +15,8 @@ public struct EmulatorSettings: Sendable, Hashable {
     public var imsi = "206011234567890"
     public var iccid = "8932011234567890123"
     public var simPresent = true
+    /// A PIN-locked SIM: `+CPIN: SIM PIN` until `AT+CPIN="<pin>"`.
+    public var simPIN: String?
     /// Quectel-style `RDY` after boot.
     public var announcesReady = true
     public var bootTime: Duration = .milliseconds(300)

@@ -47,6 +47,10 @@ public final class ModemEmulator: Sendable {
         var rejectedByNetwork = 0
         var commandsSeen = 0
         var ringTimer: (any Cancellable)?
+        var simUnlocked = false
+        var batteryPercent = 87
+        var charging = false
+        var wrongPINs = 0
     }
 
     let clock: any Clock
