@@ -70,12 +70,16 @@ let package = Package(
         .testTarget(name: "AlarmCoreTests", dependencies: ["AlarmCore"]),
         .testTarget(name: "AlarmCodecsTests", dependencies: ["AlarmCodecs", "AlarmCore", "PosixIO"]),
         .testTarget(name: "PosixIOTests", dependencies: ["PosixIO"]),
+        // Shared by the test targets: the driver on an emulated line, and event collectors.
+        .target(name: "ModemTestSupport", dependencies: [
+            "ATModem", "ModemEmulator", "AlarmCore", "HAL", "SimBackends",
+            .product(name: "Logging", package: "swift-log")], path: "Tests/ModemTestSupport"),
         .testTarget(name: "ATModemTests", dependencies: [
-            "ATModem", "ModemEmulator", "AlarmCore", "AlarmCodecs", "HAL", "SimBackends", "PosixIO",
+            "ATModem", "ModemEmulator", "ModemTestSupport", "AlarmCore", "AlarmCodecs", "HAL", "SimBackends", "PosixIO",
             .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "AlarmRuntimeTests", dependencies: [
             "AlarmRuntime", "AlarmCore", "HAL", "SimBackends", "LinuxBackends", "SimCentre", "PosixIO",
-            "ATModem", "ModemEmulator"]),
+            "ATModem", "ModemEmulator", "ModemTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

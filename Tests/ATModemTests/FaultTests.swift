@@ -1,3 +1,4 @@
+import ModemTestSupport
 import AlarmCore
 import AlarmCodecs
 import ATModem

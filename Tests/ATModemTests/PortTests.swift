@@ -1,3 +1,4 @@
+import ModemTestSupport
 import AlarmCore
 import ATModem
 import Glibc

@@ -1,3 +1,4 @@
+import ModemTestSupport
 import AlarmCodecs
 import AlarmCore
 import ATModem

@@ -5,38 +5,26 @@ import Dispatch
 import HAL
 import Logging
 import ModemEmulator
+import ModemTestSupport
 import SimBackends
 import Testing
 
 /// The runtime on the simulated world with the real AT driver talking to the byte-level emulator over a
 /// real pty. Time moves with the manual clock; the test waits for the AT line to go quiet, never sleeps.
 final class EmulatedDevice: Sendable {
-    let clock = ManualClock()
-    let emulator: ModemEmulator
-    let pty: PTYModemEmulator
-    let port: SerialModemPort
-    let driver: ATModemDriver
+    let line: EmulatedModemLine
     let button: SimButton
     let link: SimReportLink
     let runtime: DeviceRuntime
-    let activity = DispatchSemaphore(value: 0)
 
     init(configure: (inout EmulatorSettings) -> Void = { _ in }) throws {
         var settings = EmulatorSettings()
         configure(&settings)
-        let logger = Logger(label: "emulated", factory: { _ in SwiftLogNoOpLogHandler() })
-        let activity = self.activity
-        emulator = ModemEmulator(clock: clock, settings: settings, transcript: { _ in activity.signal() })
-        pty = try PTYModemEmulator(emulator: emulator, afterInput: { activity.signal() })
-        port = SerialModemPort(settings: .init(path: pty.devicePath), clock: clock, logger: logger)
-        let port = self.port
-        driver = ATModemDriver(profile: .quectelEC25, clock: clock, logger: logger,
-                               powerLine: EmulatorPowerLine(emulator: emulator), write: { port.write($0) })
-        let driver = self.driver
-        port.connect(bytes: { driver.receive($0) }, opened: { driver.portOpened() }, closed: { driver.portClosed() })
-        port.observeReads { activity.signal() }
+        line = try EmulatedModemLine(emulator: settings)
+        let clock = line.clock
+        let driver = line.driver
+        let emulator = line.emulator
         button = SimButton(clock: clock)
-        let emulator = self.emulator
         link = SimReportLink(clock: clock, dataAvailable: { emulator.registration.isRegistered })
         var alarm = AlarmSettings()
         alarm.centreNumbers = ["+3292000101", "+3292000102"]
@@ -45,54 +33,22 @@ final class EmulatedDevice: Sendable {
                                 network: driver, calls: driver, sms: driver, reportLink: link, store: InMemoryRecordStore())
         backends.alarmAwareModem = driver
         runtime = DeviceRuntime(machine: AlarmMachine(settings: alarm), identity: .init(deviceID: "BE-EMU-1", boardName: "emu"),
-                                clock: clock, backends: backends, silence: .noSpeaker, logger: logger)
+                                clock: clock, backends: backends, silence: .noSpeaker,
+                                logger: Logger(label: "emulated", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let activity = line.activity
         _ = runtime.addObserver { _ in activity.signal() }
     }
 
-    deinit {
-        port.close()
-        pty.close()
-    }
+    var emulator: ModemEmulator { line.emulator }
+    var driver: ATModemDriver { line.driver }
 
     func start() throws {
         try runtime.start()
-        port.open()
-        advance(.milliseconds(300))
-        advance(.seconds(1))
-        guard waitFor({ self.driver.phase == .ready }) else { throw Failure("modem never ready") }
+        try line.openAndWaitUntilReady()
     }
 
-    func advance(_ duration: Duration, step: Duration = .milliseconds(100)) {
-        var left = duration
-        while left > .zero {
-            let d = min(step, left)
-            clock.advance(by: d)
-            settle()
-            left -= d
-        }
-    }
-
-    @discardableResult
-    func settle(seconds: Double = 5) -> Bool {
-        let deadline = DispatchTime.now() + seconds
-        while true {
-            let (written, read) = port.byteCounts
-            let (received, sent) = pty.byteCounts
-            if received >= written && read >= sent && driver.engine.hasNoPendingActions { return true }
-            if activity.wait(timeout: deadline) == .timedOut { return false }
-        }
-    }
-
-    func waitFor(seconds: Double = 5, _ condition: @escaping () -> Bool) -> Bool {
-        let deadline = DispatchTime.now() + seconds
-        while true {
-            settle(seconds: 0.5)
-            if condition() { return true }
-            if activity.wait(timeout: deadline) == .timedOut { return condition() }
-        }
-    }
-
-    struct Failure: Error { var text: String; init(_ t: String) { text = t } }
+    func advance(_ duration: Duration, step: Duration = .milliseconds(100)) { line.advance(duration, in: step) }
+    func waitFor(seconds: Double = 5, _ condition: @escaping () -> Bool) -> Bool { line.waitFor(seconds: seconds, condition) }
 }
 
 @Suite struct EmulatedModemScenarioTests {
