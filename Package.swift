@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "alarm-sim", targets: ["alarm-sim"]),
         .executable(name: "alarm-bench", targets: ["alarm-bench"]),
         .executable(name: "modem-emulator", targets: ["modem-emulator"]),
+        .executable(name: "nmea-route", targets: ["nmea-route"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -39,10 +40,14 @@ let package = Package(
                 path: "hal/ATModem", swiftSettings: strict),
         .target(name: "ModemEmulator", dependencies: ["HAL", "AlarmCore", "AlarmCodecs", "PosixIO"],
                 path: "hal/ModemEmulator", swiftSettings: strict),
+        // gpsd client through libgps (Debian: libgps-dev; gpsd itself for tests and simulation).
+        .systemLibrary(name: "CLibGPS", path: "hal/CLibGPS", pkgConfig: "libgps", providers: [.apt(["libgps-dev"])]),
+        .target(name: "GPSD", dependencies: ["CLibGPS", "HAL", "AlarmCore", .product(name: "Logging", package: "swift-log")],
+                path: "hal/GPSD", swiftSettings: strict),
 
         .target(name: "AlarmRuntime",
                 dependencies: ["AlarmCore", "AlarmCodecs", "HAL", "SimBackends", "LinuxBackends", "PosixIO",
-                               "ATModem", "ModemEmulator",
+                               "ATModem", "ModemEmulator", "GPSD",
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
         .target(name: "SimCentre", dependencies: ["AlarmCodecs", "PosixIO"], swiftSettings: strict),
@@ -67,15 +72,22 @@ let package = Package(
             "ModemEmulator", "LinuxBackends", "PosixIO", "HAL", "AlarmCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
 
+        // Writes NMEA logs of a walk for gpsfake (Tests/Fixtures/*.nmea).
+        .executableTarget(name: "nmea-route", dependencies: [
+            .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
+
         .testTarget(name: "AlarmCoreTests", dependencies: ["AlarmCore"]),
         .testTarget(name: "AlarmCodecsTests", dependencies: ["AlarmCodecs", "AlarmCore", "PosixIO"]),
         .testTarget(name: "PosixIOTests", dependencies: ["PosixIO"]),
         // Shared by the test targets: the driver on an emulated line, and event collectors.
         .target(name: "ModemTestSupport", dependencies: [
-            "ATModem", "ModemEmulator", "AlarmCore", "HAL", "SimBackends",
+            "ATModem", "ModemEmulator", "AlarmCore", "HAL", "SimBackends", "PosixIO",
             .product(name: "Logging", package: "swift-log")], path: "Tests/ModemTestSupport"),
         .testTarget(name: "ATModemTests", dependencies: [
             "ATModem", "ModemEmulator", "ModemTestSupport", "AlarmCore", "AlarmCodecs", "HAL", "SimBackends", "PosixIO",
+            .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "GPSDTests", dependencies: [
+            "GPSD", "CLibGPS", "AlarmCore", "HAL", "SimBackends", "ModemTestSupport", "PosixIO",
             .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "AlarmRuntimeTests", dependencies: [
             "AlarmRuntime", "AlarmCore", "HAL", "SimBackends", "LinuxBackends", "SimCentre", "PosixIO",

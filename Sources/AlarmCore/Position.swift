@@ -10,18 +10,28 @@ public enum PositionSource: String, Sendable, Codable, Hashable {
 public struct Fix: Sendable, Hashable, Codable {
     public var latitude: Double
     public var longitude: Double
-    /// Horizontal accuracy radius in metres (unknown accuracy is a reason not to call a fix fresh).
+    /// Horizontal accuracy radius in metres; `.infinity` when the receiver does not say (such a fix is
+    /// never called fresh and never counts as movement).
     public var horizontalAccuracy: Double
     public var fixTime: WallTime
     public var source: PositionSource
+    /// Metres above mean sea level, when known.
+    public var altitude: Double?
+    /// Metres per second over ground, when known.
+    public var speed: Double?
+    /// Degrees from true north, when known.
+    public var course: Double?
 
     public init(latitude: Double, longitude: Double, horizontalAccuracy: Double, fixTime: WallTime,
-                source: PositionSource = .gnss) {
+                source: PositionSource = .gnss, altitude: Double? = nil, speed: Double? = nil, course: Double? = nil) {
         self.latitude = latitude
         self.longitude = longitude
         self.horizontalAccuracy = horizontalAccuracy
         self.fixTime = fixTime
         self.source = source
+        self.altitude = altitude
+        self.speed = speed
+        self.course = course
     }
 
     /// Distance in metres to another fix. An equirectangular approximation:

@@ -1,5 +1,6 @@
 import ATModem
 import AlarmCore
+import GPSD
 import HAL
 import LinuxBackends
 import Logging
@@ -73,13 +74,22 @@ public enum DeviceAssembly {
         }
 
         let position: any PositionSourceDevice
+        var positionTeardown: [@Sendable () -> Void] = []
         guard let positionURI = uri(.position) else { throw BoardError(file: board.file, key: "roles.position", problem: "missing") }
         switch positionURI.scheme {
         case "sim":
             let source = SimPositionSource(clock: clock, route: board.simulation.route)
             sim.position = source
             position = source
-        default: throw unsupported(.position, positionURI, "\"sim:\" (gpsd comes with the position issue)")
+        case "gpsd":
+            guard let (host, port) = positionURI.hostAndPort else {
+                throw BoardError(file: board.file, key: "roles.position",
+                                 problem: "expected gpsd://HOST:PORT, e.g. gpsd://127.0.0.1:2947, got \"\(positionURI)\"")
+            }
+            let source = GPSDPositionSource(host: host, port: port, clock: clock, logger: logger)
+            position = source
+            positionTeardown.append { source.stop() }
+        default: throw unsupported(.position, positionURI, "\"sim:\" or \"gpsd://HOST:PORT\"")
         }
 
         let reportLink: any ReportLink
@@ -161,6 +171,6 @@ public enum DeviceAssembly {
                                     clock: clock, backends: backends, haptics: board.haptics,
                                     silence: board.silence, logger: logger)
         return AssembledDevice(runtime: runtime, simulation: sim, modemDriver: modem.driver,
-                               afterStart: modem.afterStart, teardown: modem.teardown)
+                               afterStart: modem.afterStart, teardown: modem.teardown + positionTeardown)
     }
 }

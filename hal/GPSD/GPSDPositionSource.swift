@@ -1,0 +1,160 @@
+import AlarmCore
+import CLibGPS
+import Dispatch
+import Glibc
+import HAL
+import Logging
+import Synchronization
+
+/// Positions from gpsd through libgps. A dedicated worker waits on gpsd's socket (`gps_waiting` with a 1 s
+/// bound, no polling loop), turns TPV reports into fixes, and reconnects with backoff when gpsd is not
+/// running, restarts or loses its receiver. Unknown values stay unknown: NaN from libgps becomes nil (or an
+/// infinite accuracy), never zero.
+public final class GPSDPositionSource: PositionSourceDevice {
+    private struct State {
+        var rate = PositionRate.idle
+        var stopped = false
+        var started = false
+        var lastDelivered: Instant?
+        var reportedLost = false
+        var fixes = 0
+        var reconnects = 0
+    }
+
+    public let host: String
+    public let port: UInt16
+    private let clock: any Clock
+    private let logger: Logger
+    private let idleInterval: Duration
+    private let silenceLimit: Duration
+    private let sink = Mutex<(@Sendable (PositionUpdate) -> Void)?>(nil)
+    private let state = Mutex(State())
+    private let wake = DispatchSemaphore(value: 0)
+    private let worker = DispatchQueue(label: "alarmd.gpsd")
+
+    /// `idleInterval`: outside an alarm at most one fix per interval reaches the core (the receiver stays warm,
+    /// the device stays quiet); during an alarm every fix does. `silenceLimit`: no report from gpsd for this
+    /// long means the receiver is gone.
+    public init(host: String, port: UInt16, clock: any Clock, logger: Logger,
+                idleInterval: Duration = .seconds(10), silenceLimit: Duration = .seconds(3)) {
+        self.host = host
+        self.port = port
+        self.clock = clock
+        self.logger = logger
+        self.idleInterval = idleInterval
+        self.silenceLimit = silenceLimit
+    }
+
+    public func start(_ updates: @escaping @Sendable (PositionUpdate) -> Void) throws(HALError) {
+        sink.withLock { $0 = updates }
+        let first = state.withLock { state -> Bool in
+            defer { state.started = true }
+            return !state.started
+        }
+        if first { worker.async { [self] in run() } }
+    }
+
+    public func setRate(_ rate: PositionRate) {
+        state.withLock { state in
+            state.rate = rate
+            if rate == .alarm { state.lastDelivered = nil }  // the next fix goes out at once
+        }
+    }
+
+    /// Ends the worker within about a second (its wait bound).
+    public func stop() {
+        state.withLock { $0.stopped = true }
+        wake.signal()
+    }
+
+    public var counters: (fixes: Int, reconnects: Int) { state.withLock { ($0.fixes, $0.reconnects) } }
+
+    private var stopped: Bool { state.withLock { $0.stopped } }
+
+    private func run() {
+        // gps_data_t is about 24 KB: on the heap, zeroed, reused across reconnects.
+        let data = UnsafeMutablePointer<gps_data_t>.allocate(capacity: 1)
+        defer { data.deallocate() }
+        var backoff = Duration.seconds(1)
+        var loggedDown = false
+        while !stopped {
+            memset(data, 0, MemoryLayout<gps_data_t>.size)
+            guard gps_open(host, String(port), data) == 0 else {
+                if !loggedDown {
+                    logger.warning("gpsd not reachable; retrying with backoff", metadata: ["gpsd": "\(host):\(port)"])
+                    loggedDown = true
+                }
+                reportLost(.unavailable)
+                _ = wake.wait(timeout: .now() + .milliseconds(Int(backoff.milliseconds)))
+                backoff = min(backoff * 2, .seconds(30))
+                continue
+            }
+            state.withLock { $0.reconnects += 1 }
+            if loggedDown { logger.notice("gpsd reachable again", metadata: ["gpsd": "\(host):\(port)"]) }
+            loggedDown = false
+            backoff = .seconds(1)
+            _ = gps_stream(data, UInt32(WATCH_ENABLE | WATCH_JSON), nil)
+            var lastReport = clock.now()
+            while !stopped {
+                if gps_waiting(data, 1_000_000) {
+                    // -1: gpsd went away (restart, crash); reconnect.
+                    guard gps_read(data, nil, 0) >= 0 else { break }
+                    lastReport = clock.now()
+                    handle(data.pointee)
+                } else if clock.now() - lastReport > silenceLimit {
+                    reportLost(.timeout)
+                }
+            }
+            gps_close(data)
+            if !stopped {
+                logger.warning("gpsd connection lost; reconnecting", metadata: ["gpsd": "\(host):\(port)"])
+                reportLost(.unavailable)
+            }
+        }
+    }
+
+    private func handle(_ data: gps_data_t) {
+        let fix = data.fix
+        guard data.set & UInt64(MODE_SET | LATLON_SET | TIME_SET) != 0 else { return }
+        guard fix.mode >= MODE_2D, fix.latitude.isFinite, fix.longitude.isFinite else {
+            if data.set & UInt64(MODE_SET) != 0 { reportLost(nil) }
+            return
+        }
+        let now = clock.now()
+        let deliver = state.withLock { state -> Bool in
+            state.reportedLost = false
+            if state.rate == .idle, let last = state.lastDelivered, now - last < idleInterval { return false }
+            state.lastDelivered = now
+            state.fixes += 1
+            return true
+        }
+        guard deliver else { return }
+        sink.withLock { $0 }?(.fix(Self.fix(from: fix, fallbackTime: clock.wallTime())))
+    }
+
+    /// libgps's fix → ours: eph, else the root sum of epx/epy, else unknown (infinite) accuracy.
+    static func fix(from fix: gps_fix_t, fallbackTime: WallTime) -> Fix {
+        var accuracy = Double.infinity
+        if fix.eph.isFinite {
+            accuracy = fix.eph
+        } else if fix.epx.isFinite, fix.epy.isFinite {
+            accuracy = (fix.epx * fix.epx + fix.epy * fix.epy).squareRoot()
+        }
+        let seconds = Int64(fix.time.tv_sec)
+        let time = seconds > 0
+            ? WallTime(millisecondsSince1970: seconds * 1000 + Int64(fix.time.tv_nsec) / 1_000_000)
+            : fallbackTime
+        func known(_ value: Double) -> Double? { value.isFinite ? value : nil }
+        return Fix(latitude: fix.latitude, longitude: fix.longitude, horizontalAccuracy: accuracy, fixTime: time,
+                   source: .gnss, altitude: fix.mode >= MODE_3D ? known(fix.altMSL) : nil,
+                   speed: known(fix.speed), course: known(fix.track))
+    }
+
+    private func reportLost(_ kind: FaultKind?) {
+        let first = state.withLock { state -> Bool in
+            defer { state.reportedLost = true }
+            return !state.reportedLost
+        }
+        if first { sink.withLock { $0 }?(.lost(kind)) }
+    }
+}
