@@ -39,7 +39,8 @@ extension DeviceAssembly {
         case "pty" where uri.target == "sim":
             guard board.kind != .device else { throw problem("the modem emulator is not allowed on a board of kind \"device\"") }
             let emulator = ModemEmulator(clock: clock, settings: board.simulation.emulator) { line in
-                logger.trace("modem emulator", metadata: ["at": "\(line)"])
+                let shown = line.hasPrefix("→ AT+CPIN=") ? "→ AT+CPIN=<PIN>" : line
+                logger.trace("modem emulator", metadata: ["at": "\(shown)"])
             }
             let pty: PTYModemEmulator
             do {

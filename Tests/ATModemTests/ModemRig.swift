@@ -2,6 +2,7 @@ import AlarmCore
 import Dispatch
 import ATModem
 import HAL
+import Logging
 import ModemEmulator
 import ModemTestSupport
 import SimBackends
@@ -13,10 +14,11 @@ final class ModemRig: Sendable {
     let calls: Collector<CallEvent>
 
     init(profile: ModemProfile = .quectelEC25, configure: (inout EmulatorSettings) -> Void = { _ in },
-         driverSettings: ATModemSettings = ATModemSettings(), withPowerLine: Bool = true) throws {
+         driverSettings: ATModemSettings = ATModemSettings(), withPowerLine: Bool = true, logger: Logger? = nil) throws {
         var settings = EmulatorSettings()
         configure(&settings)
-        line = try EmulatedModemLine(profile: profile, emulator: settings, driver: driverSettings, withPowerLine: withPowerLine)
+        line = try EmulatedModemLine(profile: profile, emulator: settings, driver: driverSettings,
+                                     withPowerLine: withPowerLine, logger: logger)
         network = Collector(activity: line.activity)
         calls = Collector(activity: line.activity)
         let network = self.network

@@ -21,10 +21,10 @@ public final class EmulatedModemLine: Sendable {
 
     public init(clock: ManualClock = ManualClock(), profile: ModemProfile = .quectelEC25,
                 emulator settings: EmulatorSettings = EmulatorSettings(),
-                driver driverSettings: ATModemSettings = ATModemSettings(), withPowerLine: Bool = true) throws {
+                driver driverSettings: ATModemSettings = ATModemSettings(), withPowerLine: Bool = true,
+                logger: Logger? = nil) throws {
         self.clock = clock
-        var logger = Logger(label: "modem-test", factory: { _ in SwiftLogNoOpLogHandler() })
-        logger.logLevel = .critical
+        let logger = logger ?? Logger(label: "modem-test", factory: { _ in SwiftLogNoOpLogHandler() })
         let activity = self.activity
         let emulator = ModemEmulator(clock: clock, settings: settings, transcript: { _ in activity.signal() })
         self.emulator = emulator

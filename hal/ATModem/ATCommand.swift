@@ -26,11 +26,14 @@ public struct ATCommand: Sendable, Hashable {
     /// A late answer to this command could complete the next one, so a timeout makes the engine resync.
     /// Probes ("AT" while waiting for a modem to come up) opt out: any late OK just means "alive".
     public var resyncAfterTimeout: Bool
+    /// What logs may show of this command (a PIN never reaches a log).
+    public var logText: String
 
     public init(_ text: String, expecting responsePrefixes: [String] = [], bareLines: Bool = false,
                 payload: [UInt8]? = nil, timeout: Duration = .seconds(5), priority: ATPriority = .normal,
                 isCallSetup: Bool = false, resyncAfterTimeout: Bool = true) {
         self.resyncAfterTimeout = resyncAfterTimeout
+        logText = text
         self.text = text
         self.responsePrefixes = responsePrefixes
         acceptsBareLines = bareLines

@@ -124,6 +124,10 @@ public final class ATEngine: Sendable {
     /// Echo is on after a modem reset until ATE0 succeeds; the engine then stops expecting echoed commands.
     public func setEcho(_ on: Bool) { state.withLock { $0.echo = on } }
 
+    /// The next command is preceded by a resynchronisation (answers to earlier commands may still arrive,
+    /// e.g. after start-up probes that timed out).
+    public func resyncBeforeNextCommand() { state.withLock { $0.needsResync = true } }
+
     /// The port went away or the modem restarted: everything waiting fails with `.aborted`.
     public func abortAll(reconnecting: Bool = true) {
         let actions = decide { state -> [Action] in
@@ -196,7 +200,7 @@ public final class ATEngine: Sendable {
                 state.inFlight = inFlight
                 return []
             }
-            guard ATFinalResult.parse(text) != nil else { return unsolicitedLine(text) }
+            guard let final = ATFinalResult.parse(text), !Self.isCallResult(final) else { return unsolicitedLine(text) }
             guard !inFlight.lines.isEmpty else {
                 return [.log("late answer \(text) to a timed-out command discarded")]
             }
@@ -208,8 +212,7 @@ public final class ATEngine: Sendable {
             return startNext(&state)
         }
         if let final = ATFinalResult.parse(text) {
-            let callResult = [.noCarrier, .busy, .noAnswer, .noDialtone].contains(final)
-            if callResult && !command.isCallSetup { return unsolicitedLine(text) }
+            if Self.isCallResult(final) && !command.isCallSetup { return unsolicitedLine(text) }
             inFlight.timer?.cancel()
             state.inFlight = nil
             state.consecutiveTimeouts = 0
@@ -224,7 +227,13 @@ public final class ATEngine: Sendable {
         return unsolicitedLine(text)
     }
 
+    /// NO CARRIER, BUSY, NO ANSWER, NO DIALTONE: final results of ATD/ATA, otherwise news of a call ending.
+    private static func isCallResult(_ result: ATFinalResult) -> Bool {
+        [.noCarrier, .busy, .noAnswer, .noDialtone].contains(result)
+    }
+
     private static func unsolicitedLine(_ text: String) -> [Action] {
+        if let final = ATFinalResult.parse(text), isCallResult(final) { return [.unsolicited(.noCarrier)] }
         // A URC with an unclosed quote was cut short (line noise, a dropped byte run) and the next line
         // ending closed it: `+CLIP: "+3247` would otherwise announce a call from a number nobody dialled.
         // 27.007 URCs always close their string fields, so an odd quote count is never a whole URC.
@@ -263,9 +272,10 @@ public final class ATEngine: Sendable {
                     + Self.startNext(&state)
             }
             if inFlight.pending.command.resyncAfterTimeout { state.needsResync = true }
-            // An SMS stuck at its prompt would swallow the next command as message text: cancel it with ESC.
-            let escape: [Action] = inFlight.pending.command.payload != nil && !inFlight.promptAnswered ? [.write([0x1B])] : []
-            return escape + [.log("\(inFlight.pending.command.text) timed out"),
+            // An SMS stuck at its prompt (or whose Ctrl-Z was lost) would swallow the next command as message
+            // text: cancel it with ESC.
+            let escape: [Action] = inFlight.pending.command.payload != nil ? [.write([0x1B])] : []
+            return escape + [.log("\(inFlight.pending.command.logText) timed out"),
                              .complete(inFlight.pending.completion, .timedOut)] + Self.startNext(&state)
         }
         perform(actions)
@@ -303,10 +313,8 @@ public final class ATEngine: Sendable {
 
 /// Harmless queries every modem answers with one prefixed line, used in turn to resynchronise after a
 /// timeout (the one chosen never shares its answer's prefix with a command that may still answer late).
-/// +CREG and +CPIN come last: they also exist as URCs.
+/// Never +CREG or +CPIN: they also arrive as URCs, which would be taken for the sync's answer.
 private let syncCommands = [
     ATCommand("AT+CSQ", expecting: ["+CSQ:"]),
     ATCommand("AT+COPS?", expecting: ["+COPS:"]),
-    ATCommand("AT+CPIN?", expecting: ["+CPIN:"]),
-    ATCommand("AT+CREG?", expecting: ["+CREG:"]),
 ]

@@ -30,7 +30,12 @@ public final class ATModemDriver: NetworkMonitor, VoiceCalls, SMSSender, AlarmAw
         /// A dial whose call has not shown up in +CLCC yet.
         var pendingDial: CallID?
         /// An incoming call announced by RING/+CLIP/+CCWA before +CLCC gave its index.
-        var pendingIncoming: (id: CallID, waiting: Bool, serial: Int)?
+        var pendingIncoming: (id: CallID, waiting: Bool, serial: Int, announced: Bool)?
+        /// ATD was answered OK: a +CLCC list asked after that and without our call means the call is over.
+        var pendingDialAcknowledged = false
+        /// The SIM refused our PIN once: never send it again in this process (three wrong PINs lock the SIM).
+        var pinRefused = false
+        var portOpen = false
         /// Counts incoming-call announcements, so a +CLCC answer can tell whether it was asked after one.
         var announcements = 0
         var ringTimer: (any Cancellable)?
@@ -144,8 +149,11 @@ public struct ATModemSettings: Sendable, Hashable {
     /// +CLCC polling while a call is being set up, and while one is up (vendor profiles without call URCs).
     public var setupPollInterval: Duration = .milliseconds(100)
     public var activePollInterval: Duration = .milliseconds(500)
+    /// The backup +CLCC poll for profiles with call-state URCs.
+    public var urcBackupPollInterval: Duration = .seconds(1)
     public var dialTimeout: Duration = .seconds(30)
-    public var smsTimeout: Duration = .seconds(60)
+    /// Short: an AT+CMGS in flight holds back a dial until it ends.
+    public var smsTimeout: Duration = .seconds(20)
     public var readyTimeout: Duration = .seconds(20)
     public var powerPulse: Duration = .seconds(1)
     /// The SIM PIN, when the SIM is locked; read by the assembly from a file only its owner can read.

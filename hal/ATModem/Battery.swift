@@ -11,7 +11,7 @@ extension ATModemDriver: PowerMonitor {
     }
 
     func pollBattery(generation: Int) {
-        guard powerSink.withLock({ $0 != nil }) else { return }
+        guard powerSink.withLock({ $0 != nil }), current(generation) else { return }
         engine.submit(ATCommand("AT+CBC", expecting: ["+CBC:"], priority: .background)) { [self] outcome in
             guard current(generation) else { return }
             // The next poll is armed before anyone hears of this one.

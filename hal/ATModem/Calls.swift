@@ -7,6 +7,7 @@ extension ATModemDriver {
         let ready = state.withLock { state -> Bool in
             guard state.phase == .ready else { return false }
             state.pendingDial = id
+            state.pendingDialAcknowledged = false
             return true
         }
         guard ready else {
@@ -17,6 +18,7 @@ extension ATModemDriver {
         engine.submit(command) { [self] outcome in
             switch outcome {
             case .completed(.ok, _), .completed(.connect, _):
+                state.withLock { if $0.pendingDial == id { $0.pendingDialAcknowledged = true } }
                 emitProgressOnce(id, .dialing)
                 startPolling()
             case .completed(let result, _):
@@ -56,7 +58,16 @@ extension ATModemDriver {
         case .hangUp:
             let tracked = state.withLock { state in state.calls.values.contains { $0.id == id } || state.pendingDial == id }
             guard tracked else { return }
-            engine.submit(ATCommand("AT+CHUP", priority: .callControl)) { [self] _ in startPolling() }
+            engine.submit(ATCommand("AT+CHUP", priority: .callControl)) { [self] _ in
+                // A dial hung up before the modem listed it will never appear in +CLCC: it is over now.
+                let wasPending = state.withLock { state -> Bool in
+                    guard state.pendingDial == id else { return false }
+                    state.pendingDial = nil
+                    return true
+                }
+                if wasPending { emitCall(.progress(id, .ended(.localHangUp))) }
+                startPolling()
+            }
         }
     }
 
@@ -66,7 +77,8 @@ extension ATModemDriver {
             state.alarmMode = on
             return state.phase == .ready
         }
-        if ready { engine.submit(ATCommand(on ? "AT+CCWA=0" : "AT+CCWA=1", priority: .callControl)) }
+        // 27.007 +CCWA=<n>,<mode>: <mode> switches the network service (0 off, 1 on); <n> only the URC.
+        if ready { engine.submit(ATCommand(on ? "AT+CCWA=1,0" : "AT+CCWA=1,1", priority: .callControl)) }
     }
 
     static func endReason(of result: ATFinalResult) -> CallEndReason {
@@ -104,24 +116,27 @@ extension ATModemDriver {
         }
         guard active else { return }
         pollCalls { [self] in
-            if urcs { return }
             let (exists, settingUp) = state.withLock { state -> (Bool, Bool) in
                 let settingUp = state.pendingDial != nil || state.pendingIncoming != nil
                     || state.calls.values.contains { $0.state != .active && $0.state != .held }
                 return (!state.calls.isEmpty || settingUp, settingUp)
             }
             guard exists else { return }
-            let interval = settingUp ? settings.setupPollInterval : settings.activePollInterval
+            // With call-state URCs a slow poll still runs while a call exists: one URC lost to line noise
+            // must not leave the centre call "alerting" until the core gives it up.
+            let interval = urcs ? settings.urcBackupPollInterval
+                : (settingUp ? settings.setupPollInterval : settings.activePollInterval)
             let timer = clock.schedule(after: interval) { [self] in startPolling() }
             state.withLock { $0.pollTimer?.cancel(); $0.pollTimer = timer }
         }
     }
 
     func pollCalls(then next: @escaping @Sendable () -> Void = {}) {
-        let askedAfter = state.withLock { $0.announcements }
+        let (askedAfter, dialAcknowledged) = state.withLock { ($0.announcements, $0.pendingDialAcknowledged) }
         engine.submit(ATCommand("AT+CLCC", expecting: ["+CLCC:"], priority: .callControl)) { [self] outcome in
             if case .completed(let result, let lines) = outcome, result.isSuccess {
-                reconcile(lines.compactMap(CallListEntry.parse), askedAfterAnnouncement: askedAfter)
+                reconcile(lines.compactMap(CallListEntry.parse), askedAfterAnnouncement: askedAfter,
+                          askedAfterDialAcknowledged: dialAcknowledged)
             } else if outcome == .timedOut {
                 checkHung()
             }
@@ -132,7 +147,9 @@ extension ATModemDriver {
     /// Compares the modem's call list with what we track and reports every change.
     /// `askedAfterAnnouncement`: the announcement count when this list was asked for; an incoming call
     /// announced before that and missing from the list has already gone (the caller gave up, or we rejected it).
-    func reconcile(_ entries: [CallListEntry], askedAfterAnnouncement: Int? = nil) {
+    /// `askedAfterDialAcknowledged`: the list was asked for after ATD's OK, so a pending dial missing from
+    /// it has ended already (busy, rejected, hung up) before it could be listed.
+    func reconcile(_ entries: [CallListEntry], askedAfterAnnouncement: Int? = nil, askedAfterDialAcknowledged: Bool = false) {
         let voice = entries.filter(\.isVoice)
         var events: [CallEvent] = []
         var ended: [(CallID, CallListEntry.State?)] = []
@@ -150,6 +167,12 @@ extension ATModemDriver {
                             call = TrackedCall(id: pending.id, state: nil, reported: nil)
                             state.pendingIncoming = nil
                             state.ringTimer?.cancel()
+                            state.ringTimer = nil
+                            // +CLCC came before +CLIP (or instead of it): announce the call now, with the
+                            // number the list gives.
+                            if !pending.announced {
+                                events.append(.incoming(pending.id, caller: entry.number.flatMap { $0.isEmpty ? nil : $0 }))
+                            }
                         } else {
                             let id = CallID.incoming(state.nextIncoming)
                             state.nextIncoming += 1
@@ -178,6 +201,11 @@ extension ATModemDriver {
             for (index, call) in state.calls where !seen.contains(index) {
                 state.calls[index] = nil
                 ended.append((call.id, call.state))
+            }
+            if let pending = state.pendingDial, askedAfterDialAcknowledged, state.pendingDialAcknowledged,
+               !voice.contains(where: { $0.direction == .outgoing && $0.state != .ended }) {
+                state.pendingDial = nil
+                ended.append((pending, nil))
             }
             if let pending = state.pendingIncoming, let asked = askedAfterAnnouncement, pending.serial <= asked,
                !voice.contains(where: { $0.direction == .incoming && $0.state != .ended }) {
@@ -222,8 +250,8 @@ extension ATModemDriver {
         case .noCarrier:
             startPolling()
             let orphan = state.withLock { state -> CallID? in
-                // A dial that never appeared in +CLCC and ended already.
-                guard state.calls.isEmpty, let pending = state.pendingDial else { return nil }
+                // A dial that was acknowledged but never appeared in +CLCC, and has ended already.
+                guard let pending = state.pendingDial, state.pendingDialAcknowledged else { return nil }
                 state.pendingDial = nil
                 return pending
             }
@@ -257,15 +285,17 @@ extension ATModemDriver {
             let known = state.pendingIncoming != nil
                 || state.calls.values.contains { $0.state == .incoming || $0.state == .waiting }
             if known {
-                guard fromCLIP, let pending = state.pendingIncoming, state.ringTimer != nil else { return .nothing }
+                guard fromCLIP, var pending = state.pendingIncoming, !pending.announced else { return .nothing }
                 state.ringTimer?.cancel()
                 state.ringTimer = nil
+                pending.announced = true
+                state.pendingIncoming = pending
                 return .emit(pending.id)
             }
             let id = CallID.incoming(state.nextIncoming)
             state.nextIncoming += 1
             state.announcements += 1
-            state.pendingIncoming = (id, waiting, state.announcements)
+            state.pendingIncoming = (id, waiting, state.announcements, fromCLIP)
             return fromCLIP ? .emit(id) : .waitForCLIP(id)
         }
         switch step {
@@ -277,8 +307,12 @@ extension ATModemDriver {
         case .waitForCLIP(let id):
             let timer = clock.schedule(after: .seconds(1)) { [self] in
                 let still = state.withLock { state -> Bool in
-                    guard state.ringTimer != nil, state.pendingIncoming?.id == id else { return false }
+                    guard state.ringTimer != nil, var pending = state.pendingIncoming, pending.id == id, !pending.announced else {
+                        return false
+                    }
                     state.ringTimer = nil
+                    pending.announced = true
+                    state.pendingIncoming = pending
                     return true
                 }
                 if still {

@@ -9,6 +9,7 @@ extension ATModemDriver {
         let generation = state.withLock { state -> Int in
             state.generation += 1
             state.phase = .starting
+            state.portOpen = true
             return state.generation
         }
         engine.abortAll()
@@ -18,6 +19,11 @@ extension ATModemDriver {
 
     /// The port went away (USB re-enumeration, unplugged): the modem is down until the port is back.
     public func portClosed() {
+        // A start-up or recovery still running belongs to the port that is gone.
+        state.withLock { state in
+            state.generation += 1
+            state.portOpen = false
+        }
         engine.abortAll(reconnecting: false)
         goDown(reason: "AT port closed")
     }
@@ -28,6 +34,8 @@ extension ATModemDriver {
         engine.submit(ATCommand("AT", timeout: .seconds(1), resyncAfterTimeout: false)) { [self] outcome in
             guard current(generation) else { return }
             if outcome.isSuccess {
+                // Earlier probes that timed out may still be answered: pair answers and commands again first.
+                if attempt > 0 { engine.resyncBeforeNextCommand() }
                 initialise(generation: generation)
             } else if attempt < limit {
                 probe(generation: generation, attempt: attempt + 1)
@@ -52,19 +60,24 @@ extension ATModemDriver {
                 configure(generation: generation)
                 return
             }
-            guard let pin = settings.simPIN else {
-                logger.error("the SIM is PIN-locked and the board gives no PIN file; only emergency calls are possible")
+            guard let pin = settings.simPIN, !state.withLock({ $0.pinRefused }) else {
+                logger.error("the SIM is PIN-locked and no (accepted) PIN is available; only emergency calls are possible")
                 configure(generation: generation)
                 return
             }
             // The PIN goes to the modem and nowhere else: not in logs, not in errors.
-            engine.submit(ATCommand("AT+CPIN=\"\(pin)\"", timeout: .seconds(10))) { [self] outcome in
+            var unlock = ATCommand("AT+CPIN=\"\(pin)\"", timeout: .seconds(10))
+            unlock.logText = "AT+CPIN=<PIN>"
+            engine.submit(unlock) { [self] outcome in
                 guard current(generation) else { return }
                 if outcome.isSuccess {
                     state.withLock { $0.simLocked = false }
                     logger.notice("SIM unlocked")
+                } else if case .completed = outcome {
+                    state.withLock { $0.pinRefused = true }
+                    logger.error("SIM PIN refused; never retried (three wrong PINs lock the SIM)")
                 } else {
-                    logger.error("SIM PIN refused; not retrying (three wrong PINs lock the SIM)")
+                    logger.error("SIM PIN got no answer")
                 }
                 configure(generation: generation)
             }
@@ -79,7 +92,7 @@ extension ATModemDriver {
             ATCommand(profile.iccidCommand, expecting: profile.iccidPrefix.isEmpty ? [] : [profile.iccidPrefix],
                       bareLines: profile.iccidPrefix.isEmpty),
             ATCommand("AT+CLIP=1"),
-            ATCommand("AT+CCWA=1"),
+            ATCommand("AT+CCWA=1,1"),
             ATCommand("AT+CREG=2"),
             ATCommand("AT+CGREG=2"),
             ATCommand("AT+CEREG=2"),
@@ -109,7 +122,7 @@ extension ATModemDriver {
                 return state.alarmMode
             }
             logger.notice("modem ready", metadata: ["profile": "\(profile.name)"])
-            if alarm { engine.submit(ATCommand("AT+CCWA=0")) }
+            if alarm { engine.submit(ATCommand("AT+CCWA=1,0")) }
             emitNetwork()
             scheduleSignalPoll(generation: generation)
             pollBattery(generation: generation)
@@ -187,7 +200,7 @@ extension ATModemDriver {
             return (state.generation, state.recoveries)
         }
         logger.error("modem down, recovering", metadata: ["reason": "\(reason)", "attempt": "\(attempt)"])
-        engine.abortAll()
+        engine.abortAll(reconnecting: state.withLock { $0.portOpen })
         goDown(reason: reason, keepPhase: true)
         if attempt % 2 == 1 {
             // First try: the modem may only have lost its settings (it restarted on its own).
@@ -211,7 +224,7 @@ extension ATModemDriver {
         _ = clock.schedule(after: settings.powerPulse) { [self] in
             try? line.set(active: false)
             guard current(generation) else { return }
-            engine.abortAll()
+            engine.abortAll(reconnecting: state.withLock { $0.portOpen })
             probe(generation: generation, attempt: 0)
         }
     }

@@ -10,7 +10,11 @@ extension ModemEmulator {
         }
         note("→ \(raw)")
         if echo { write(Array((raw + "\r").utf8)) }
-        let text = raw.trimmingCharacters
+        // V.250: a modem ignores whatever precedes "AT" on a line (an ESC that cancelled nothing, noise).
+        var text = raw.trimmingCharacters
+        if let start = text.indices.first(where: { text[$0...].uppercased().hasPrefix("AT") }), start != text.startIndex {
+            text = String(text[start...])
+        }
         let upper = text.uppercased()
         guard upper.hasPrefix("AT") else {
             respond([], final: "ERROR")
@@ -33,8 +37,13 @@ extension ModemEmulator {
         case "+CLIP=1", "+CLIP=0":
             state.withLock { $0.clip = body == "+CLIP=1" }
             respond([], final: "OK")
-        case "+CCWA=1", "+CCWA=0", "+CCWA=0,0", "+CCWA=1,1":
-            state.withLock { $0.callWaiting = body.hasPrefix("+CCWA=1") }
+        case _ where body.hasPrefix("+CCWA="):
+            // 27.007: +CCWA=<n>[,<mode>]: <n> presents the URC, <mode> 0/1 switches the network service.
+            let fields = body.dropFirst(6).split(separator: ",").map { Int($0) }
+            state.withLock { state in
+                if let n = fields.first ?? nil { state.ccwaURC = n == 1 }
+                if fields.count > 1, let mode = fields[1], mode <= 1 { state.callWaiting = mode == 1 }
+            }
             respond([], final: "OK")
         case "+CLCC=1", "+CLCC=0":
             state.withLock { $0.clccURCs = body == "+CLCC=1" }

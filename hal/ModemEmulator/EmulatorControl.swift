@@ -55,7 +55,7 @@ extension ModemEmulator {
         guard let index else { return false }
         let number = caller.map { "\"\($0)\",\($0.hasPrefix("+") ? 145 : 129)" } ?? "\"\",128"
         if waiting {
-            send(urc: "+CCWA: \(number),1")
+            if state.withLock({ $0.ccwaURC }) { send(urc: "+CCWA: \(number),1") }
         } else {
             announceRing(index, number: number, clip: clip)
         }
@@ -110,6 +110,7 @@ extension ModemEmulator {
             state.ceregMode = 0
             state.clip = false
             state.callWaiting = true
+            state.ccwaURC = false
             state.clccURCs = false
             state.simUnlocked = false
         }
@@ -125,6 +126,9 @@ extension ModemEmulator {
 
     /// The next response with intermediate lines carries this URC between its lines and the final result.
     public func injectURCInNextResponse(_ line: String) { state.withLock { $0.pendingURCInResponse = line } }
+
+    /// The next URC never reaches the driver (eaten by line noise).
+    public func loseNextURC() { state.withLock { $0.loseURCs += 1 } }
 
     /// Every response is delayed this long (a slow or busy modem).
     public func setResponseDelay(_ delay: Duration) { state.withLock { $0.responseDelay = delay } }

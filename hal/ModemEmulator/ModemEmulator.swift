@@ -29,6 +29,8 @@ public final class ModemEmulator: Sendable {
         var ceregMode = 0
         var clip = false
         var callWaiting = true
+        var ccwaURC = false
+        var loseURCs = 0
         var clccURCs = false
         var calls: [Int: Call] = [:]
         var outcomes: [EmulatedCallOutcome] = []
@@ -174,8 +176,16 @@ public final class ModemEmulator: Sendable {
     }
 
     func send(urc: String) {
-        let alive = state.withLock { $0.powered && !$0.hung }
+        let (alive, lost) = state.withLock { state -> (Bool, Bool) in
+            guard state.loseURCs > 0 else { return (state.powered && !state.hung, false) }
+            state.loseURCs -= 1
+            return (state.powered && !state.hung, true)
+        }
         guard alive else { return }
+        if lost {
+            note("!! URC lost on the line: \(urc)")
+            return
+        }
         note("← \(urc) (URC)")
         write(Array("\r\n\(urc)\r\n".utf8))
     }
