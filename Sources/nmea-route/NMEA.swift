@@ -83,19 +83,28 @@ enum NMEA {
 
 /// The constant receiver quality figures of the simulated fix.
 ///
-/// What gpsd 3.22 makes of them (driver_nmea0183.c, gpsd_error_model() in
-/// libgpsd_core.c):
-/// - TPV `eph`: gpsd only computes it itself when the receiver gave none:
-///   eph = HDOP × 2 × h_uere (h_uere 15 m without DGPS), so an HDOP of 0.9
-///   from GGA/GSA alone would give eph 27 m. GST is what carries a real
-///   horizontal error: gpsd copies its `lat_err`/`lon_err` (1-sigma, metres)
-///   into TPV `epy`/`epx`, and with both present eph is derived from them
-///   instead of HDOP. The exact numbers gpsd reports are pinned in
-///   GPSFakeTests (verified against gpsd 3.22).
-/// - `epv`: VDOP (GSA) × 2 × v_uere, or GST's altitude error.
-/// - GSA's fix type (3) plus GGA's altitude give TPV mode 3.
+/// What gpsd 3.22 needs to fill a TPV's error fields (measured with gpsfake,
+/// and in gpsd_error_model() of libgpsd_core.c; gpsd's UERE constants
+/// without DGPS are h 15 m, p 19 m, v 23 m):
+/// - `eph` = HDOP × 19 m: needs only an HDOP (GGA or GSA) and a 2D/3D fix.
+///   HDOP 0.9 gives `"eph":17.100`.
+/// - `epx`/`epy` = XDOP/YDOP × 15 m. NMEA carries no XDOP/YDOP: gpsd computes
+///   them from the geometry of the satellites GSA lists as used, with the
+///   azimuths and elevations from GSV. Without GSV there is no epx/epy (and
+///   no SKY with satellites). The sky below gives XDOP 0.70, YDOP 0.82, so
+///   `"epx":10.547,"epy":12.297`.
+/// - `epv` = VDOP × 23 m (29.9), `sep` = PDOP × 19 m (30.4), `ept` 0.005 s.
+/// - GST is parsed and reported as its own GST object, but gpsd 3.22 does not
+///   use its latitude/longitude errors for eph/epx/epy (a real receiver sends
+///   it, so the fixtures keep it).
+/// - TPV mode 3 needs GSA fix type 3 or GGA quality ≥ 1 with an altitude;
+///   `time` needs the RMC date (GGA has only the time of day).
 enum Receiver {
-    static let satellites = ["02", "05", "07", "13", "15", "18", "20", "29"]
+    /// PRN, elevation°, azimuth° true, SNR dB-Hz; all used in the fix.
+    static let sky: [(prn: Int, elevation: Int, azimuth: Int, snr: Int)] = [
+        (2, 45, 120, 42), (5, 30, 60, 40), (7, 60, 300, 45), (13, 20, 200, 38),
+        (15, 75, 20, 46), (18, 15, 250, 35), (20, 35, 160, 41), (29, 50, 340, 43),
+    ]
     static let pdop = 1.6, hdop = 0.9, vdop = 1.3
     /// Metres above mean sea level (Ghent's streets are at about 8 m).
     static let altitude = 8.0

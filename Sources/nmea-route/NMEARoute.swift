@@ -7,9 +7,9 @@ import Glibc
 struct NMEARoute: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nmea-route",
-        abstract: "Write an NMEA 0183 log (RMC, GGA, GSA, GST once a second) of a walk along fixed waypoints.",
+        abstract: "Write an NMEA 0183 log (RMC, GGA, GSA, GSV, GST once a second) of a walk along fixed waypoints.",
         discussion: """
-            The first --no-fix-seconds epochs have no fix (RMC status V, GGA quality 0, GSA mode 1, no GST). \
+            The first --no-fix-seconds epochs have no fix (RMC status V, GGA quality 0, GSA mode 1, no satellites, no GST). \
             The walk starts at --start; the walker moves during those epochs too. The output is \
             byte-for-byte deterministic for the same arguments.
             Example: nmea-route --output Tests/Fixtures/ghent-walk.nmea --start 2026-11-29T12:00:00Z \
@@ -69,26 +69,44 @@ struct NMEARoute: ParsableCommand {
         guard let fix else {
             return [
                 NMEA.sentence("GPRMC,\(hhmmss),V,,,,,,,\(NMEA.date(time)),,,N"),
-                NMEA.sentence("GPGGA,\(hhmmss),,,,,0,00,99.99,,M,,M,,"),
-                NMEA.sentence("GPGSA,A,1,,,,,,,,,,,,,99.99,99.99,99.99"),
+                // Empty DOPs, not the 99.99 many receivers send: gpsd keeps
+                // DOPs across epochs, and 99.99 would give the first fix an
+                // eph of 1900 m.
+                NMEA.sentence("GPGGA,\(hhmmss),,,,,0,00,,,M,,M,,"),
+                NMEA.sentence("GPGSA,A,1,,,,,,,,,,,,,,,"),
+                NMEA.sentence("GPGSV,1,1,00"),
             ]
         }
         let position = NMEA.latitude(fix.position.latitude) + "," + NMEA.longitude(fix.position.longitude)
         let knots = fix.speed / 0.514444 // 1 knot = 1852 m / 3600 s
         let course = fix.course.map { Text.fixed($0, 2) } ?? ""
-        let used = (Receiver.satellites + Array(repeating: "", count: 12 - Receiver.satellites.count)).joined(separator: ",")
+        let prns = Receiver.sky.map { Text.padded($0.prn, 2) }
+        let used = (prns + Array(repeating: "", count: 12 - prns.count)).joined(separator: ",")
         return [
             NMEA.sentence("GPRMC,\(hhmmss),A,\(position),\(Text.fixed(knots, 3)),\(course),\(NMEA.date(time)),,,A"),
-            NMEA.sentence("GPGGA,\(hhmmss),\(position),1,\(Text.padded(Receiver.satellites.count, 2)),"
+            NMEA.sentence("GPGGA,\(hhmmss),\(position),1,\(Text.padded(Receiver.sky.count, 2)),"
                 + "\(Text.fixed(Receiver.hdop, 2)),\(Text.fixed(Receiver.altitude, 1)),M,"
                 + "\(Text.fixed(Receiver.geoidSeparation, 1)),M,,"),
             NMEA.sentence("GPGSA,A,3,\(used),\(Text.fixed(Receiver.pdop, 2)),\(Text.fixed(Receiver.hdop, 2)),"
                 + "\(Text.fixed(Receiver.vdop, 2))"),
+        ] + gsv() + [
             NMEA.sentence("GPGST,\(hhmmss),\(Text.fixed(Receiver.rangeRMS, 1)),\(Text.fixed(Receiver.semiMajor, 1)),"
                 + "\(Text.fixed(Receiver.semiMinor, 1)),\(Text.fixed(Receiver.orientation, 1)),"
                 + "\(Text.fixed(Receiver.latitudeError, 1)),\(Text.fixed(Receiver.longitudeError, 1)),"
                 + "\(Text.fixed(Receiver.altitudeError, 1))"),
         ]
+    }
+
+    /// Satellites in view, four per sentence.
+    static func gsv() -> [String] {
+        let pages = (Receiver.sky.count + 3) / 4
+        return (0..<pages).map { page in
+            let satellites = Receiver.sky[(page * 4)..<min(page * 4 + 4, Receiver.sky.count)].map {
+                "\(Text.padded($0.prn, 2)),\(Text.padded($0.elevation, 2)),\(Text.padded($0.azimuth, 3)),\(Text.padded($0.snr, 2))"
+            }
+            return NMEA.sentence("GPGSV,\(pages),\(page + 1),\(Text.padded(Receiver.sky.count, 2)),"
+                + satellites.joined(separator: ","))
+        }
     }
 
     private func parsedWaypoints() throws -> [Route.Point] {

@@ -75,14 +75,16 @@ struct Route {
         return waypoints[0]
     }
 
-    /// The walker `seconds` after the start. Velocity is the motion between
-    /// half a second before and half a second after (clamped to the route),
-    /// so it is exact on straight stretches, follows the chord at corners,
-    /// and drops to zero once the end of the route is reached.
+    /// The walker `seconds` after the start. Velocity is the displacement
+    /// from half a second before to half a second after (the first epoch
+    /// looks forward only), divided by that time: exact on straight
+    /// stretches, the chord at corners, and zero once the walker has reached
+    /// the end of the route (where the course keeps its last value).
     func sample(atSecond seconds: Double, previousCourse: Double?) -> Sample {
         let here = position(atDistance: speed * seconds)
-        let before = position(atDistance: speed * (seconds - 0.5))
-        let after = position(atDistance: speed * (seconds + 0.5))
+        let from = max(seconds - 0.5, 0), to = seconds + 0.5
+        let before = position(atDistance: speed * from)
+        let after = position(atDistance: speed * to)
         let (north, east) = Self.displacement(from: before, to: after)
         let moved = (north * north + east * east).squareRoot()
         guard moved > 1e-6 else {
@@ -90,6 +92,6 @@ struct Route {
         }
         var course = atan2(east, north) * 180 / Double.pi
         if course < 0 { course += 360 }
-        return Sample(position: here, speed: moved, course: course)
+        return Sample(position: here, speed: moved / (to - from), course: course)
     }
 }

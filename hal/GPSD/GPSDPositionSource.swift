@@ -115,9 +115,14 @@ public final class GPSDPositionSource: PositionSourceDevice {
 
     private func handle(_ data: gps_data_t) {
         let fix = data.fix
-        guard data.set & UInt64(MODE_SET | LATLON_SET | TIME_SET) != 0 else { return }
+        // Only a report that carried a position (a TPV) is a fix; SKY, GST and friends leave the last fix in
+        // the struct and must not be delivered again as new fixes.
+        guard data.set & UInt64(LATLON_SET) != 0 else {
+            if data.set & UInt64(MODE_SET) != 0, fix.mode < MODE_2D { reportLost(nil) }
+            return
+        }
         guard fix.mode >= MODE_2D, fix.latitude.isFinite, fix.longitude.isFinite else {
-            if data.set & UInt64(MODE_SET) != 0 { reportLost(nil) }
+            reportLost(nil)
             return
         }
         let now = clock.now()

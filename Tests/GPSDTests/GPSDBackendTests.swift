@@ -1,0 +1,116 @@
+import AlarmCore
+import GPSD
+import HAL
+import LinuxBackends
+import Logging
+import ModemTestSupport
+import PosixIO
+import Testing
+
+/// The gpsd backend against a real gpsd replaying NMEA logs (gpsfake). Waits are for events, with deadlines.
+@Suite(.serialized) struct GPSDBackendTests {
+    let logger = Logger(label: "gpsd-test", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    func source(port: UInt16) -> (GPSDPositionSource, Collector<PositionUpdate>) {
+        let updates = Collector<PositionUpdate>()
+        let source = GPSDPositionSource(host: "127.0.0.1", port: port, clock: SystemClock(), logger: logger,
+                                        silenceLimit: .seconds(2))
+        source.setRate(.alarm)
+        return (source, updates)
+    }
+
+    func fixes(_ updates: [PositionUpdate]) -> [Fix] {
+        updates.compactMap { if case .fix(let fix) = $0 { fix } else { nil } }
+    }
+
+    @Test func fixesFromARealGpsdMatchTheLog() throws {
+        guard GPSFake.isAvailable else {
+            Issue.record(Comment(rawValue: GPSFake.unavailableMessage))
+            return
+        }
+        let log = GPSFake.fixture("ghent-short.nmea")
+        let fake = try GPSFake.start(log: log, cycleSeconds: 0.02)
+        defer { fake.stop() }
+        #expect(fake.waitUntilListening(seconds: 10))
+        let (source, updates) = source(port: fake.port)
+        try source.start { updates.append($0) }
+        defer { source.stop() }
+        let expected = try RMCLog(path: log)
+        // gpsd reports a fix before it has a date (GGA carries only the time of day): such fixes are stamped
+        // with the device's clock; the ones with the receiver's time must match the log for that second.
+        #expect(updates.waitUntil(seconds: 20) { updates in
+            fixes(updates).filter { expected.position(atMillisecondsSince1970: $0.fixTime.millisecondsSince1970) != nil }.count >= 5
+        })
+        let timed = fixes(updates.all).filter { expected.position(atMillisecondsSince1970: $0.fixTime.millisecondsSince1970) != nil }
+        #expect(timed.count >= 5)
+        for fix in timed {
+            let position = try #require(expected.position(atMillisecondsSince1970: fix.fixTime.millisecondsSince1970))
+            #expect(abs(fix.latitude - position.latitude) < 1e-6)
+            #expect(abs(fix.longitude - position.longitude) < 1e-6)
+            #expect(fix.horizontalAccuracy == 17.1)  // gpsd: eph = HDOP 0.9 × 19 m
+            #expect(fix.source == .gnss)
+            if let speed = fix.speed { #expect(abs(speed - 1.4) < 0.01) }
+        }
+        // The log starts without a fix: the backend said so before the first fix (when gpsd passed it on).
+        if let firstLost = updates.all.firstIndex(where: { if case .lost = $0 { true } else { false } }),
+           let firstFix = updates.all.firstIndex(where: { if case .fix = $0 { true } else { false } }) {
+            #expect(firstLost < firstFix)
+        }
+    }
+
+    @Test func gpsdNotRunningThenStartedThenRestarted() throws {
+        guard GPSFake.isAvailable else {
+            Issue.record(Comment(rawValue: GPSFake.unavailableMessage))
+            return
+        }
+        let probe = try TCP.listen(port: 0)
+        let port = probe.port
+        try probe.descriptor.close()
+        let (source, updates) = source(port: port)
+        try source.start { updates.append($0) }
+        defer { source.stop() }
+        // Nobody listens: "no receiver", and the alarm is never blocked by it.
+        #expect(updates.waitUntil(seconds: 5) { $0.contains(.lost(.unavailable)) })
+
+        let log = GPSFake.fixture("ghent-walk.nmea")
+        let first = try GPSFake.start(log: log, cycleSeconds: 0.02, port: port)
+        #expect(first.waitUntilListening(seconds: 10))
+        // The backend reconnects on its own (backoff ≤ 2 s at this point).
+        #expect(updates.waitUntil(seconds: 20) { fixes($0).count >= 3 })
+        let before = updates.all.count
+
+        first.stop()  // gpsd killed mid-stream
+        #expect(updates.waitUntil(seconds: 10) { $0.dropFirst(before).contains { if case .lost = $0 { true } else { false } } })
+        let second = try GPSFake.start(log: log, cycleSeconds: 0.02, port: port)
+        defer { second.stop() }
+        #expect(second.waitUntilListening(seconds: 10))
+        let afterRestart = updates.all.count
+        #expect(updates.waitUntil(seconds: 40) { fixes(Array($0.dropFirst(afterRestart))).count >= 3 })
+    }
+}
+
+/// Expected positions from a log's RMC sentences, by UTC time of day.
+struct RMCLog {
+    var positions: [Int64: (latitude: Double, longitude: Double)] = [:]
+
+    init(path: String) throws {
+        let bytes = try #require(try StorageDirectory.readFile(path))
+        for line in String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isNewline) {
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+            guard fields.count > 6, fields[0] == "$GPRMC", fields[2] == "A",
+                  let hhmmss = Double(fields[1]) else { continue }
+            func degrees(_ text: Substring, _ degreeDigits: Int, _ negative: Bool) -> Double? {
+                guard let whole = Double(text.prefix(degreeDigits)), let minutes = Double(text.dropFirst(degreeDigits)) else { return nil }
+                return (whole + minutes / 60) * (negative ? -1 : 1)
+            }
+            guard let lat = degrees(fields[3], 2, fields[4] == "S"), let lon = degrees(fields[5], 3, fields[6] == "W") else { continue }
+            let whole = Int64(hhmmss)
+            let secondsOfDay = whole / 10000 * 3600 + whole / 100 % 100 * 60 + whole % 100
+            positions[secondsOfDay] = (lat, lon)
+        }
+    }
+
+    func position(atMillisecondsSince1970 ms: Int64) -> (latitude: Double, longitude: Double)? {
+        positions[ms / 1000 % 86_400]
+    }
+}
