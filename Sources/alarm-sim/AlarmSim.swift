@@ -16,6 +16,8 @@ struct AlarmSim: ParsableCommand {
     @Option(help: "The centre ends the alarm after this many position updates.") var endAfterUpdates = 3
     @Option(help: "Give up after this long.") var timeout = "60s"
     @Option(help: "Directory for the daemon's and the centre's logs.") var logs = ".sim"
+    @Option(help: "NMEA log gpsd replays (through gpsfake) when the board's position role is gpsd://.")
+    var nmea = "Tests/Fixtures/ghent-walk.nmea"
 
     func run() throws {
         signal(SIGPIPE, SIG_IGN)
@@ -32,7 +34,15 @@ struct AlarmSim: ParsableCommand {
         let daemonLog = try FileDescriptor.open("\(logs)/alarmd.log", O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
 
         var children: [ChildProcess] = []
-        defer { for child in children.reversed() { child.stop(graceMilliseconds: 3000) } }
+        var gpsd: GPSReplay?
+        defer {
+            for child in children.reversed() { child.stop(graceMilliseconds: 3000) }
+            gpsd?.stop()
+        }
+        if parsed.roles[.position]?.scheme == "gpsd", let (_, port) = parsed.roles[.position]?.hostAndPort {
+            let gpsdLog = try FileDescriptor.open("\(logs)/gpsd.log", O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
+            gpsd = try GPSReplay.start(log: nmea, port: port, output: gpsdLog)
+        }
         if parsed.roles[.reportLink]?.scheme == "tcp", let (_, port) = parsed.roles[.reportLink]?.hostAndPort {
             children.append(try ChildProcess.spawn("\(bin)/alarm-centre",
                 ["--port", "\(port)", "--end-after-updates", "\(endAfterUpdates)"], stdout: centreLog, stderr: centreLog))
@@ -72,7 +82,7 @@ struct AlarmSim: ParsableCommand {
             throw ExitCode(1)
         }
         print(outcome.summary)
-        print("logs: \(logs)/alarmd.log, \(logs)/centre.log")
+        print("logs: \(logs)/alarmd.log, \(logs)/centre.log" + (gpsd != nil ? ", \(logs)/gpsd.log" : ""))
         if !outcome.delivered {
             printTail(of: "\(logs)/alarmd.log")
             throw ExitCode(1)

@@ -42,6 +42,9 @@ import Testing
         #expect(board.alarm.centreNumbers.count == 2)
         #expect(board.roles[.reportLink]?.hostAndPort?.port == 7510)
         #expect(board.haptics.alarmRaised != board.haptics.delivered)
+        #expect(board.roles[.position]?.scheme == "gpsd")
+        let scripted = try Board.load(path: "\(Self.repository)/boards/sim-scripted.json5")
+        #expect(scripted.roles[.position]?.scheme == "sim")
     }
 
     @Test func minimalBoardGetsProductDefaults() throws {
