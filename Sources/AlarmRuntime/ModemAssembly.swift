@@ -64,6 +64,11 @@ extension DeviceAssembly {
             guard flow == "none" || flow == "rtscts" else { throw problem("flow: expected none or rtscts, got \(flow)") }
             var driverSettings = ATModemSettings()
             if let pinFile = uri.query["pin"] { driverSettings.simPIN = try readPIN(pinFile, board: board) }
+            switch uri.query["gnss"] {
+            case nil, "off": break
+            case "on": driverSettings.enableGNSS = true
+            case let other?: throw problem("gnss: expected on or off, got \(other)")
+            }
             return attachDriver(profile: profile,
                                 settings: .init(path: uri.target, baud: baud, hardwareFlowControl: flow == "rtscts"),
                                 driverSettings: driverSettings, clock: clock, logger: logger, powerLine: nil,

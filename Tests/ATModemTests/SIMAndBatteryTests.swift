@@ -40,3 +40,24 @@ import Testing
         #expect(battery.waitUntil { $0.last == PowerStatus(batteryPercent: 14, charging: true) })
     }
 }
+
+@Suite struct ModemGNSSTests {
+    @Test func modemGNSSIsSwitchedOnAfterEveryStart() throws {
+        var settings = ATModemSettings()
+        settings.enableGNSS = true
+        let rig = try ModemRig(driverSettings: settings)
+        try rig.start()
+        #expect(rig.emulator.transcript.filter { $0 == "→ AT+QGPS=1" }.count == 1)
+        #expect(rig.emulator.transcript.contains("→ AT+QGPSCFG=\"outport\",\"usbnmea\""))
+        rig.emulator.powerCycle()
+        rig.advance(.seconds(2))
+        #expect(rig.waitFor { rig.driver.phase == .ready })
+        #expect(rig.emulator.transcript.filter { $0 == "→ AT+QGPS=1" }.count == 2)
+    }
+
+    @Test func gnssStaysOffUnlessTheBoardAsks() throws {
+        let rig = try ModemRig()
+        try rig.start()
+        #expect(!rig.emulator.transcript.contains { $0.contains("QGPS") })
+    }
+}

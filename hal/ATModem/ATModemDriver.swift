@@ -160,6 +160,9 @@ public struct ATModemSettings: Sendable, Hashable {
     /// Never logged.
     public var simPIN: String?
     public var batteryPollInterval: Duration = .seconds(60)
+    /// The board's positions come from the modem's own GNSS: switch it on after every modem start
+    /// (the setting does not survive a restart).
+    public var enableGNSS = false
     public init() {}
 }
 

@@ -18,26 +18,27 @@ public struct ModemProfile: Sendable, Hashable {
     public var resetCommand: String
     /// Settings that do not survive a modem restart, applied after the standard start-up.
     public var vendorSettings: [String]
-    /// Switches the modem's own GNSS on (boards whose position source is the modem's NMEA port).
-    public var gnssOn: String?
+    /// Switches the modem's own GNSS on (boards whose position source is the modem's NMEA port), in order.
+    public var gnssOn: [String]
     /// Routes voice over a USB audio device (boards that carry voice through the host).
     public var usbAudioOn: String?
 
     public static let generic = ModemProfile(
         name: "generic", announcesReady: false, callState: .poll, iccidCommand: "AT+CCID", iccidPrefix: "+CCID:",
-        resetCommand: "AT+CFUN=1,1", vendorSettings: [], gnssOn: nil, usbAudioOn: nil)
+        resetCommand: "AT+CFUN=1,1", vendorSettings: [], gnssOn: [], usbAudioOn: nil)
 
     public static let quectelEC25 = ModemProfile(
         name: "quectel-ec25", announcesReady: true, callState: .poll, iccidCommand: "AT+QCCID", iccidPrefix: "+QCCID:",
         resetCommand: "AT+CFUN=1,1",
         // URCs on the AT port we talk to, not on the USB modem port.
         vendorSettings: ["AT+QURCCFG=\"urcport\",\"usbat\""],
-        gnssOn: "AT+QGPS=1", usbAudioOn: "AT+QPCMV=1,2")
+        // NMEA on the USB NMEA port (gpsd reads it), then the engine on.
+        gnssOn: ["AT+QGPSCFG=\"outport\",\"usbnmea\"", "AT+QGPS=1"], usbAudioOn: "AT+QPCMV=1,2")
 
     public static let simcomSIM7600 = ModemProfile(
         name: "simcom-sim7600", announcesReady: false, callState: .clccURC(enable: "AT+CLCC=1"),
         iccidCommand: "AT+CICCID", iccidPrefix: "+ICCID:", resetCommand: "AT+CFUN=1,1", vendorSettings: [],
-        gnssOn: "AT+CGPS=1", usbAudioOn: "AT+CPCMREG=1")
+        gnssOn: ["AT+CGPS=1"], usbAudioOn: "AT+CPCMREG=1")
 
     public static let all = [generic, quectelEC25, simcomSIM7600]
 
