@@ -51,6 +51,8 @@ let package = Package(
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
         .target(name: "SimCentre", dependencies: ["AlarmCodecs", "PosixIO"], swiftSettings: strict),
+        // Helpers of the simulation tools (not firmware): a real gpsd replaying an NMEA log.
+        .target(name: "SimTools", dependencies: ["PosixIO"], swiftSettings: strict),
 
         .executableTarget(name: "alarmd", dependencies: [
             "AlarmRuntime", "HAL", "LinuxBackends", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -60,11 +62,11 @@ let package = Package(
         .executableTarget(name: "alarm-centre", dependencies: [
             "SimCentre", "AlarmCodecs", "AlarmCore", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
         .executableTarget(name: "alarm-sim", dependencies: [
-            "AlarmRuntime", "PosixIO", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            "AlarmRuntime", "PosixIO", "SimTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         .executableTarget(name: "alarm-bench", dependencies: [
             "AlarmRuntime", "AlarmCore", "HAL", "SimBackends", "LinuxBackends", "SimCentre", "PosixIO",
-            "ATModem", "ModemEmulator",
+            "ATModem", "ModemEmulator", "GPSD", "SimTools",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
 

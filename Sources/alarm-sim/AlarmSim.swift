@@ -2,6 +2,7 @@ import AlarmRuntime
 import ArgumentParser
 import Glibc
 import PosixIO
+import SimTools
 
 /// `make sim`: starts the simulated centre and the daemon on the simulator board, presses the button
 /// through the simulator, and prints the alarm's timeline in milliseconds since the trigger.

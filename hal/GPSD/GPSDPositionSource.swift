@@ -28,6 +28,7 @@ public final class GPSDPositionSource: PositionSourceDevice {
     private let idleInterval: Duration
     private let silenceLimit: Duration
     private let sink = Mutex<(@Sendable (PositionUpdate) -> Void)?>(nil)
+    private let reportObserver = Mutex<(@Sendable (Int64, Fix) -> Void)?>(nil)
     private let state = Mutex(State())
     private let wake = DispatchSemaphore(value: 0)
     private let worker = DispatchQueue(label: "alarmd.gpsd")
@@ -69,6 +70,12 @@ public final class GPSDPositionSource: PositionSourceDevice {
 
     public var counters: (fixes: Int, reconnects: Int) { state.withLock { ($0.fixes, $0.reconnects) } }
 
+    /// For benchmarks: called with the monotonic nanoseconds at which gpsd's report became readable on the
+    /// socket, just before the fix it carried goes to the core.
+    public func observeReports(_ observer: @escaping @Sendable (Int64, Fix) -> Void) {
+        reportObserver.withLock { $0 = observer }
+    }
+
     private var stopped: Bool { state.withLock { $0.stopped } }
 
     private func run() {
@@ -97,10 +104,13 @@ public final class GPSDPositionSource: PositionSourceDevice {
             var lastReport = clock.now()
             while !stopped {
                 if gps_waiting(data, 1_000_000) {
+                    var now = timespec()
+                    clock_gettime(CLOCK_MONOTONIC, &now)
+                    let arrival = Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
                     // -1: gpsd went away (restart, crash); reconnect.
                     guard gps_read(data, nil, 0) >= 0 else { break }
                     lastReport = clock.now()
-                    handle(data.pointee)
+                    handle(data.pointee, arrival: arrival)
                 } else if clock.now() - lastReport > silenceLimit {
                     reportLost(.timeout)
                 }
@@ -113,7 +123,7 @@ public final class GPSDPositionSource: PositionSourceDevice {
         }
     }
 
-    private func handle(_ data: gps_data_t) {
+    private func handle(_ data: gps_data_t, arrival: Int64) {
         let fix = data.fix
         // Only a report that carried a position (a TPV) is a fix; SKY, GST and friends leave the last fix in
         // the struct and must not be delivered again as new fixes.
@@ -134,7 +144,9 @@ public final class GPSDPositionSource: PositionSourceDevice {
             return true
         }
         guard deliver else { return }
-        sink.withLock { $0 }?(.fix(Self.fix(from: fix, fallbackTime: clock.wallTime())))
+        let mapped = Self.fix(from: fix, fallbackTime: clock.wallTime())
+        reportObserver.withLock { $0 }?(arrival, mapped)
+        sink.withLock { $0 }?(.fix(mapped))
     }
 
     /// libgps's fix → ours: eph, else the root sum of epx/epy, else unknown (infinite) accuracy.

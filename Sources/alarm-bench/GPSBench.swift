@@ -1,0 +1,86 @@
+import AlarmCore
+import AlarmRuntime
+import Dispatch
+import Glibc
+import GPSD
+import HAL
+import LinuxBackends
+import Logging
+import PosixIO
+import SimBackends
+import SimTools
+import Synchronization
+
+/// A report link that only stamps when each position update is handed to it, and acknowledges at once.
+final class StampingLink: ReportLink {
+    private let sink = Mutex<(@Sendable (ReportLinkEvent) -> Void)?>(nil)
+    let sent = Mutex<[Int64: Int64]>([:])  // fix time (ms) → monotonic ns of the first update carrying it
+    let signal = DispatchSemaphore(value: 0)
+
+    func start(_ events: @escaping @Sendable (ReportLinkEvent) -> Void) throws(HALError) { sink.withLock { $0 = events } }
+
+    func send(_ report: Report) {
+        let now = SystemTime.monotonicNanoseconds()
+        if report.kind == .positionUpdate, let fix = report.position {
+            sent.withLock { if $0[fix.fixTime.millisecondsSince1970] == nil { $0[fix.fixTime.millisecondsSince1970] = now } }
+            signal.signal()
+        }
+        sink.withLock { $0 }?(.outcome(sequence: report.sequence, .acknowledged))
+    }
+}
+
+extension AlarmBench {
+    /// gpsd (replaying a fast drive through gpsfake) → libgps → core → report link, during an alarm.
+    func gpsCase(_ harness: inout BenchmarkHarness, iterations: Int) throws {
+        let name = "gps.tpv-to-report-link"
+        if let filter, !name.contains(filter) { return }
+        guard access("/usr/sbin/gpsd", X_OK) == 0 else {
+            print("\(name): skipped, gpsd is not installed (make bench installs it)")
+            return
+        }
+        let probe = try TCP.listen(port: 0)
+        let port = probe.port
+        try probe.descriptor.close()
+        let output = try FileDescriptor.open("/tmp/alarm-bench-gpsd-\(getpid()).log", O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
+        let replay = try GPSReplay.start(log: "Tests/Fixtures/ghent-drive.nmea", port: port, output: output, cycleSeconds: 0.01)
+        defer { replay.stop() }
+
+        let clock = SystemClock()
+        let logger = Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
+        let source = GPSDPositionSource(host: "127.0.0.1", port: port, clock: clock, logger: logger)
+        defer { source.stop() }
+        let arrivals = Mutex<[Int64: Int64]>([:])
+        source.observeReports { arrival, fix in
+            arrivals.withLock { if $0[fix.fixTime.millisecondsSince1970] == nil { $0[fix.fixTime.millisecondsSince1970] = arrival } }
+        }
+        let link = StampingLink()
+        let button = SimButton(clock: clock)
+        let modem = SimModem(clock: clock)
+        var settings = AlarmSettings()
+        settings.centreNumbers = ["+3292000101"]
+        settings.triggerHold = .milliseconds(300)
+        let runtime = DeviceRuntime(
+            machine: AlarmMachine(settings: settings), identity: .init(deviceID: "BENCH", boardName: "bench"), clock: clock,
+            backends: Backends(button: button, position: source, network: modem, calls: modem, sms: modem,
+                               reportLink: link, store: InMemoryRecordStore()),
+            silence: .noSpeaker, logger: logger)
+        try runtime.start()
+        button.press(holding: .milliseconds(400))
+
+        // Collect until enough fixes have gone out (the 300 s drive replays in about 20 s).
+        let deadline = DispatchTime.now() + 60
+        var samples: [Int64] = []
+        while samples.count < min(iterations, 250), link.signal.wait(timeout: deadline) == .success {
+            let sent = link.sent.withLock { $0 }
+            let arrived = arrivals.withLock { $0 }
+            samples = sent.compactMap { time, at in arrived[time].map { at - $0 } }.filter { $0 >= 0 }
+        }
+        guard !samples.isEmpty else {
+            print("\(name): no samples (see /tmp/alarm-bench-gpsd-\(getpid()).log)")
+            return
+        }
+        var queue = samples.sorted()
+        harness.run(name, definition: "gpsd's report readable on the client socket → the position update handed to the report link (during an alarm)",
+                    iterations: queue.count) { queue.removeLast() }
+    }
+}
