@@ -76,20 +76,21 @@ public final class SimulatedCentre: Sendable {
 
     private func acceptPending() {
         while let descriptor = try? listener.accept() {
-            let framer = Mutex(StreamFramer(ReportFrameDecoder()))
-            let holder = Mutex<StreamConnection?>(nil)
+            // A class, not local Mutexes: the closures below outlive this scope (a noncopyable local captured
+            // by an escaping closure is not kept alive — it crashed the centre).
+            let context = ConnectionContext()
             let connection = StreamConnection(
                 descriptor: descriptor, queue: queue,
                 onBytes: { [self] bytes in
-                    let frames = framer.withLock { $0.feed(bytes) }
-                    guard let connection = holder.withLock({ $0 }) else { return }
+                    let frames = context.framer.withLock { $0.feed(bytes) }
+                    guard let connection = context.connection.withLock({ $0 }) else { return }
                     for frame in frames { handle(frame, on: connection) }
                 },
                 onClose: { [self] _ in
-                    let closed = holder.withLock { $0 }
+                    let closed = context.connection.withLock { $0 }
                     state.withLock { $0.connections.removeAll { $0 === closed } }
                 })
-            holder.withLock { $0 = connection }
+            context.connection.withLock { $0 = connection }
             state.withLock { $0.connections.append(connection) }
             connection.start()
         }
@@ -143,4 +144,10 @@ public final class SimulatedCentre: Sendable {
         // Dispatch sources are thread-safe to cancel; they are only not marked Sendable.
         let source: any DispatchSourceRead
     }
+}
+
+/// Per-connection state shared by a connection's callbacks.
+private final class ConnectionContext: Sendable {
+    let framer = Mutex(StreamFramer(ReportFrameDecoder()))
+    let connection = Mutex<StreamConnection?>(nil)
 }

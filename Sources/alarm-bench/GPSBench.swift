@@ -49,10 +49,8 @@ extension AlarmBench {
         let logger = Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
         let source = GPSDPositionSource(host: "127.0.0.1", port: port, clock: clock, logger: logger)
         defer { source.stop() }
-        let arrivals = Mutex<[Int64: Int64]>([:])
-        source.observeReports { arrival, fix in
-            arrivals.withLock { if $0[fix.fixTime.millisecondsSince1970] == nil { $0[fix.fixTime.millisecondsSince1970] = arrival } }
-        }
+        let arrivals = StampTable()
+        source.observeReports { arrival, fix in arrivals.stamp(fix.fixTime.millisecondsSince1970, arrival) }
         let link = StampingLink()
         let button = SimButton(clock: clock)
         let modem = SimModem(clock: clock)
@@ -72,7 +70,7 @@ extension AlarmBench {
         var samples: [Int64] = []
         while samples.count < min(iterations, 250), link.signal.wait(timeout: deadline) == .success {
             let sent = link.sent.withLock { $0 }
-            let arrived = arrivals.withLock { $0 }
+            let arrived = arrivals.all
             samples = sent.compactMap { time, at in arrived[time].map { at - $0 } }.filter { $0 >= 0 }
         }
         guard !samples.isEmpty else {
@@ -83,4 +81,11 @@ extension AlarmBench {
         harness.run(name, definition: "gpsd's report readable on the client socket → the position update handed to the report link (during an alarm)",
                     iterations: queue.count) { queue.removeLast() }
     }
+}
+
+/// First arrival time per fix time (a class: the observer closure outlives the scope that made it).
+final class StampTable: Sendable {
+    private let stamps = Mutex<[Int64: Int64]>([:])
+    func stamp(_ key: Int64, _ at: Int64) { stamps.withLock { if $0[key] == nil { $0[key] = at } } }
+    var all: [Int64: Int64] { stamps.withLock { $0 } }
 }
