@@ -20,6 +20,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         // Pure: no I/O, no clock, no Foundation.
@@ -40,6 +41,9 @@ let package = Package(
                 path: "hal/ATModem", swiftSettings: strict),
         .target(name: "ModemEmulator", dependencies: ["HAL", "AlarmCore", "AlarmCodecs", "PosixIO"],
                 path: "hal/ModemEmulator", swiftSettings: strict),
+        // Records at rest sealed with the device's storage key (AES-GCM from swift-crypto).
+        .target(name: "SecureStore", dependencies: ["HAL", "PosixIO", .product(name: "Crypto", package: "swift-crypto")],
+                path: "hal/SecureStore", swiftSettings: strict),
         // gpsd client through libgps (Debian: libgps-dev; gpsd itself for tests and simulation).
         .systemLibrary(name: "CLibGPS", path: "hal/CLibGPS", pkgConfig: "libgps", providers: [.apt(["libgps-dev"])]),
         .target(name: "GPSD", dependencies: ["CLibGPS", "HAL", "AlarmCore", .product(name: "Logging", package: "swift-log")],
@@ -47,7 +51,7 @@ let package = Package(
 
         .target(name: "AlarmRuntime",
                 dependencies: ["AlarmCore", "AlarmCodecs", "HAL", "SimBackends", "LinuxBackends", "PosixIO",
-                               "ATModem", "ModemEmulator", "GPSD",
+                               "ATModem", "ModemEmulator", "GPSD", "SecureStore",
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
         .target(name: "SimCentre", dependencies: ["AlarmCodecs", "PosixIO"], swiftSettings: strict),
@@ -93,7 +97,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "AlarmRuntimeTests", dependencies: [
             "AlarmRuntime", "AlarmCore", "HAL", "SimBackends", "LinuxBackends", "SimCentre", "PosixIO",
-            "ATModem", "ModemEmulator", "ModemTestSupport"]),
+            "ATModem", "ModemEmulator", "ModemTestSupport", "SecureStore"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -30,6 +30,9 @@ struct Transition {
         case .button(let edge): button(edge)
         case .timer(let timer): timerFired(timer)
         case .fix(let fix): fixReceived(fix)
+        case .restoredFix(let fix, let age):
+            // Never over a fix received since the start.
+            if state.lastFix == nil { state.lastFix = ReceivedFix(fix: fix, receivedAt: now - age) }
         case .fixLost: break  // the last fix ages on its own; nothing to decide now
         case .network(let status): networkChanged(status)
         case .call(let id, let progress): callProgressed(id, progress)

@@ -28,6 +28,8 @@ public enum Input: Sendable, Hashable {
     case button(ButtonEdge)
     case timer(TimerID)
     case fix(Fix)
+    /// The last good fix from before a restart, `age` old: a cold boot has a position at once.
+    case restoredFix(Fix, age: Duration)
     /// The position source lost its fix or its receiver.
     case fixLost
     case network(NetworkStatus)

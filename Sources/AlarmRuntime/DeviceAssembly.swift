@@ -6,6 +6,7 @@ import LinuxBackends
 import Logging
 import ModemEmulator
 import PosixIO
+import SecureStore
 import SimBackends
 
 /// The simulated backends of a running device, reachable through the control socket
@@ -154,12 +155,20 @@ public enum DeviceAssembly {
         if let store {
             recordStore = store
         } else {
+            let files: FileRecordStore
             do {
-                recordStore = FileRecordStore(directory: try StorageDirectory(path: board.storagePath).subdirectory("state"))
+                files = FileRecordStore(directory: try StorageDirectory(path: board.storagePath).subdirectory("state"))
             } catch {
                 throw BoardError(file: board.file, key: "storage",
                                  problem: "cannot use \"\(board.storagePath)\" as the storage directory: \(error)")
             }
+            let key: StorageKey
+            do {
+                key = try StorageKey.load(path: board.storageKeyPath, createIfMissing: board.kind != .device)
+            } catch {
+                throw BoardError(file: board.file, key: "storageKey", problem: error.description)
+            }
+            recordStore = SealedRecordStore(sealing: files, with: key)
         }
 
         var backends = Backends(button: button, position: position, network: modem.network, calls: modem.calls,

@@ -1,4 +1,5 @@
 import AlarmCodecs
+import FoundationEssentials
 import AlarmCore
 import HAL
 import Logging
@@ -36,6 +37,7 @@ public final class DeviceRuntime: Sendable {
         var bootedAt: Instant = .origin
         var started = false
         var persistedSequence = 0
+        var lastFixPersistedAt: Instant?
         var fixLost = false
         /// The most recent records, replayed to a new watcher so it sees the boot too.
         var history: [TimelineRecord] = []
@@ -51,6 +53,10 @@ public final class DeviceRuntime: Sendable {
     let inner = Mutex(Inner())
 
     static let sequenceRecord = "report-sequence"
+    static let lastFixRecord = "last-fix"
+    /// How often the last good fix is written (sealed): often enough for a cold boot to start near the
+    /// truth, rarely enough for an SD card.
+    static let lastFixPersistInterval: Duration = .seconds(60)
 
     public init(machine: AlarmMachine, identity: Identity, clock: any Clock, backends: Backends,
                 haptics: Haptics = Haptics(), silence: SilenceMethod, logger: Logger) {
@@ -70,6 +76,7 @@ public final class DeviceRuntime: Sendable {
     public func start() throws(HALError) {
         try enforceSilence()
         restoreSequence()
+        restoreLastFix()
         let now = clock.now()
         inner.withLock { $0.bootedAt = now; $0.started = true }
         publish(.boot, "device \(identity.deviceID) on board \(identity.boardName) started")
@@ -133,6 +140,34 @@ public final class DeviceRuntime: Sendable {
         }
     }
 
+    private func restoreLastFix() {
+        do {
+            guard let bytes = try backends.store.load(Self.lastFixRecord) else { return }
+            let fix = try JSONDecoder().decode(Fix.self, from: Data(bytes))
+            let age = Duration.milliseconds(max(0, clock.wallTime().millisecondsSince1970 - fix.fixTime.millisecondsSince1970))
+            post(.restoredFix(fix, age: age))
+            logger.info("last known position restored", metadata: ["age": "\(Self.seconds(age))"])
+        } catch {
+            logger.warning("no usable last known position", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func persistLastFixIfDue(_ state: AlarmState, force: Bool = false) {
+        guard let last = state.lastFix, last.fix.source == .gnss, last.fix.horizontalAccuracy.isFinite else { return }
+        let now = clock.now()
+        let due = inner.withLock { inner -> Bool in
+            if !force, let at = inner.lastFixPersistedAt, now - at < Self.lastFixPersistInterval { return false }
+            inner.lastFixPersistedAt = now
+            return true
+        }
+        guard due else { return }
+        do {
+            try backends.store.save(Self.lastFixRecord, Array(try JSONEncoder().encode(last.fix)))
+        } catch {
+            logger.error("could not persist the last known position", metadata: ["error": "\(error)"])
+        }
+    }
+
     // MARK: Events in
 
     /// Hands an input to the core, stamped now (or at the instant the backend observed it).
@@ -176,6 +211,7 @@ public final class DeviceRuntime: Sendable {
         for effect in effects { execute(effect, state: after) }
         // After the effects: the dial and the alarm report never wait for flash.
         persistSequenceIfNeeded(after.nextSequence)
+        if case .fix = event.input { persistLastFixIfDue(after) }
     }
 
     private func linkEvent(_ event: ReportLinkEvent) {

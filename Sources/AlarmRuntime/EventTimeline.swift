@@ -19,6 +19,8 @@ extension DeviceRuntime {
             if before.lastFix == nil || reacquired {
                 publish(.position, "position fix acquired (\(fix.source.rawValue) \(accuracyText(fix.horizontalAccuracy)))")
             }
+        case .restoredFix(let fix, let age):
+            publish(.position, "last known position restored (\(fix.source.rawValue) \(accuracyText(fix.horizontalAccuracy)), \(Self.seconds(age)) old)")
         case .fixLost:
             let newlyLost = inner.withLock { inner in
                 defer { inner.fixLost = true }

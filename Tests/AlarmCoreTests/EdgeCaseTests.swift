@@ -103,3 +103,21 @@ import Testing
         #expect(h.state.lastFix != nil)
     }
 }
+
+@Suite struct RestoredFixTests {
+    @Test func restoredFixIsReportedAsLastKnownWithItsAge() throws {
+        var h = Harness()
+        h.send(.restoredFix(brussels, age: .seconds(600)))
+        h.trigger()
+        let report = try #require(h.reports.first)
+        #expect(report.position?.source == .lastKnown)
+        #expect(report.positionAge == .seconds(602))
+    }
+
+    @Test func restoredFixNeverReplacesAFixReceivedSinceTheStart() {
+        var h = Harness()
+        h.send(.fix(moved(brussels, northMetres: 100)))
+        h.send(.restoredFix(brussels, age: .seconds(600)))
+        #expect(h.state.lastFix?.fix.latitude == moved(brussels, northMetres: 100).latitude)
+    }
+}

@@ -86,6 +86,14 @@ import Testing
         #expect(error(minimal.replacingFirst(#"button: "sim:","#, with: ""))?.key == "roles.button")
     }
 
+    @Test func deviceBoardMustNameItsStorageKey() {
+        let device = minimal.replacingFirst(#"kind: "simulator""#, with: #"kind: "device""#)
+            .replacingFirst(#"roles: { button: "sim:", position: "sim:", modem: "sim:", reportLink: "sim:", },"#,
+                            with: #"roles: { button: "evdev:/dev/input/event0", position: "gpsd://127.0.0.1:2947", modem: "serial:/dev/ttyUSB2", reportLink: "tcp://10.0.0.1:7510" },"#)
+        #expect(error(device)?.key == "storageKey")
+        #expect(error(device.replacingFirst("alarm: {", with: #"storageKey: "/etc/alarmd/storage.key", alarm: {"#)) == nil)
+    }
+
     @Test func simulatedRoleRefusedOnDeviceBoard() {
         let e = error(minimal.replacingFirst(#"kind: "simulator""#, with: #"kind: "device""#))
         #expect(e?.key.hasPrefix("roles.") == true)
@@ -159,7 +167,7 @@ extension String {
             { name: "t", kind: "device", device: { id: "D-1" }, silence: "no-speaker",
               roles: { button: "evdev:/dev/input/event0", position: "gpsd://127.0.0.1:2947", modem: "\(modem)",
                        reportLink: "tcp://127.0.0.1:7510", \(powerLine) },
-              storage: "/tmp/alarm-assembly-test", controlSocket: "/tmp/x.sock",
+              storage: "/tmp/alarm-assembly-test", storageKey: "/tmp/alarm-assembly-test.key", controlSocket: "/tmp/x.sock",
               alarm: { centreNumbers: ["+3292000101"] } }
             """
         return try Board.parse(Array(text.utf8), file: "boards/t.json5")

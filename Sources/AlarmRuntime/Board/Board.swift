@@ -66,6 +66,9 @@ public struct Board: Sendable {
     public var silence: SilenceMethod
     public var roles: [Role: PortURI]
     public var storagePath: String
+    /// The key that seals every record at rest (32 bytes, owner-only). Simulator and HIL boards get one
+    /// generated on first start; device boards must have it provisioned.
+    public var storageKeyPath: String
     public var controlSocketPath: String
     public var alarm: AlarmSettings
     public var haptics: Haptics

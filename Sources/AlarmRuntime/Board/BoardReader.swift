@@ -44,6 +44,14 @@ enum BoardReader {
 
         let storage = try r.required("storage", "a directory path for persistent state") { (r, k) throws(BoardError) in try r.string(k) }
         let control = try r.required("controlSocket", "a path for the local control socket") { (r, k) throws(BoardError) in try r.string(k) }
+        let storageKey: String
+        if let path = try r.string("storageKey") {
+            storageKey = path
+        } else if kind == .device {
+            throw r.error("storageKey", "missing (a device board names its provisioned storage key file)")
+        } else {
+            storageKey = storage.hasSuffix("/") ? storage + "storage.key" : storage + "/storage.key"
+        }
 
         var alarm = AlarmSettings()
         if var a = try r.object("alarm") {
@@ -73,7 +81,7 @@ enum BoardReader {
         try r.rejectUnknownKeys()
 
         return Board(file: r.file, name: name, kind: kind, deviceID: deviceID, silence: silence, roles: roles,
-                     storagePath: storage, controlSocketPath: control, alarm: alarm, haptics: haptics,
+                     storagePath: storage, storageKeyPath: storageKey, controlSocketPath: control, alarm: alarm, haptics: haptics,
                      simulation: simulation)
     }
 
