@@ -54,7 +54,9 @@ let package = Package(
                                "ATModem", "ModemEmulator", "GPSD", "SecureStore",
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
-        .target(name: "SimCentre", dependencies: ["AlarmCodecs", "PosixIO"], swiftSettings: strict),
+        // Every target names each module it imports: SwiftPM rebuilds a target when a *declared* dependency
+        // changes; a module reached only transitively once left a stale struct layout behind (a crash).
+        .target(name: "SimCentre", dependencies: ["AlarmCodecs", "AlarmCore", "PosixIO"], swiftSettings: strict),
         // Helpers of the simulation tools (not firmware): a real gpsd replaying an NMEA log.
         .target(name: "SimTools", dependencies: ["PosixIO"], swiftSettings: strict),
 
@@ -93,11 +95,12 @@ let package = Package(
             "ATModem", "ModemEmulator", "ModemTestSupport", "AlarmCore", "AlarmCodecs", "HAL", "SimBackends", "PosixIO",
             .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "GPSDTests", dependencies: [
-            "GPSD", "CLibGPS", "AlarmCore", "HAL", "SimBackends", "ModemTestSupport", "PosixIO",
+            "GPSD", "CLibGPS", "AlarmCore", "HAL", "SimBackends", "ModemTestSupport", "PosixIO", "LinuxBackends",
             .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "AlarmRuntimeTests", dependencies: [
             "AlarmRuntime", "AlarmCore", "HAL", "SimBackends", "LinuxBackends", "SimCentre", "PosixIO",
-            "ATModem", "ModemEmulator", "ModemTestSupport", "SecureStore"]),
+            "ATModem", "ModemEmulator", "ModemTestSupport", "SecureStore", "AlarmCodecs",
+            .product(name: "Logging", package: "swift-log")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -21,9 +21,13 @@ public struct Fix: Sendable, Hashable, Codable {
     public var speed: Double?
     /// Degrees from true north, when known.
     public var course: Double?
+    /// Satellites used in the solution (gpsd's SKY), when known.
+    public var satellitesUsed: Int?
 
     public init(latitude: Double, longitude: Double, horizontalAccuracy: Double, fixTime: WallTime,
-                source: PositionSource = .gnss, altitude: Double? = nil, speed: Double? = nil, course: Double? = nil) {
+                source: PositionSource = .gnss, altitude: Double? = nil, speed: Double? = nil, course: Double? = nil,
+                satellitesUsed: Int? = nil) {
+        self.satellitesUsed = satellitesUsed
         self.latitude = latitude
         self.longitude = longitude
         self.horizontalAccuracy = horizontalAccuracy

@@ -9,6 +9,7 @@ public struct RuntimeStatus: Sendable, Codable, Hashable {
         public var accuracy: Double
         public var source: String
         public var ageMilliseconds: Int64
+        public var satellitesUsed: Int?
     }
 
     public struct Call: Sendable, Codable, Hashable {
@@ -71,8 +72,10 @@ extension DeviceRuntime {
                 signal: network.signal, cell: network.cell,
                 lastFix: state.lastFix.map {
                     RuntimeStatus.LastFix(latitude: $0.fix.latitude, longitude: $0.fix.longitude,
-                                          accuracy: $0.fix.horizontalAccuracy, source: $0.fix.source.rawValue,
-                                          ageMilliseconds: (now - $0.receivedAt).milliseconds)
+                                          accuracy: $0.fix.horizontalAccuracy.isFinite ? $0.fix.horizontalAccuracy : -1,
+                                          source: $0.fix.source.rawValue,
+                                          ageMilliseconds: (now - $0.receivedAt).milliseconds,
+                                          satellitesUsed: $0.fix.satellitesUsed)
                 },
                 batteryPercent: state.power?.batteryPercent, charging: state.power?.charging,
                 call: state.call.map { RuntimeStatus.Call(id: "\($0.id)", number: $0.number, connected: $0.connected) },

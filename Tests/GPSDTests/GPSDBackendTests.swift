@@ -44,6 +44,8 @@ import Testing
         let timed = fixes(updates.all).filter { expected.position(atMillisecondsSince1970: $0.fixTime.millisecondsSince1970) != nil }
         #expect(timed.count >= 5)
         #expect(timed.contains { $0.horizontalAccuracy == 17.1 })
+        // SKY: the logs' GSA lists the satellites used in the solution.
+        #expect(timed.contains { ($0.satellitesUsed ?? 0) > 0 })
         for fix in timed {
             let position = try #require(expected.position(atMillisecondsSince1970: fix.fixTime.millisecondsSince1970))
             #expect(abs(fix.latitude - position.latitude) < 1e-6)

@@ -19,6 +19,8 @@ public final class GPSDPositionSource: PositionSourceDevice {
         var reportedLost = false
         var fixes = 0
         var reconnects = 0
+        /// From the latest SKY report.
+        var satellitesUsed: Int?
     }
 
     public let host: String
@@ -125,6 +127,10 @@ public final class GPSDPositionSource: PositionSourceDevice {
 
     private func handle(_ data: gps_data_t, arrival: Int64) {
         let fix = data.fix
+        if data.set & UInt64(SATELLITE_SET) != 0 {
+            let used = Int(data.satellites_used)
+            state.withLock { $0.satellitesUsed = used >= 0 ? used : nil }
+        }
         // Only a report that carried a position (a TPV) is a fix; SKY, GST and friends leave the last fix in
         // the struct and must not be delivered again as new fixes.
         guard data.set & UInt64(LATLON_SET) != 0 else {
@@ -144,7 +150,8 @@ public final class GPSDPositionSource: PositionSourceDevice {
             return true
         }
         guard deliver else { return }
-        let mapped = Self.fix(from: fix, fallbackTime: clock.wallTime())
+        var mapped = Self.fix(from: fix, fallbackTime: clock.wallTime())
+        mapped.satellitesUsed = state.withLock { $0.satellitesUsed }
         reportObserver.withLock { $0 }?(arrival, mapped)
         sink.withLock { $0 }?(.fix(mapped))
     }

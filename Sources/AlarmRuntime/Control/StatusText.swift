@@ -16,7 +16,8 @@ public enum StatusText {
         if let cell = s.cell { network += ", cell \(cell.mcc)-\(cell.mnc) \(cell.areaCode)/\(cell.cellID) \(cell.accessTechnology)" }
         row("network", network)
         if let fix = s.lastFix {
-            row("last fix", "\(fix.latitude), \(fix.longitude) \(accuracyText(fix.accuracy)) (\(fix.source)), \(seconds(fix.ageMilliseconds)) old")
+            let satellites = fix.satellitesUsed.map { ", \($0) satellites" } ?? ""
+            row("last fix", "\(fix.latitude), \(fix.longitude) \(accuracyText(fix.accuracy)) (\(fix.source)\(satellites)), \(seconds(fix.ageMilliseconds)) old")
         } else {
             row("last fix", "none")
         }
