@@ -96,19 +96,13 @@ extension DeviceAssembly {
         func refuse(_ text: String) -> BoardError {
             BoardError(file: board.file, key: "roles.modem", problem: "PIN file \(path): \(text)")
         }
-        var info = stat()
-        guard stat(path, &info) == 0 else { throw refuse("cannot be read (\(Errno.current))") }
-        guard info.st_uid == getuid() else { throw refuse("must be owned by the daemon's user (uid \(getuid()))") }
-        guard info.st_mode & 0o077 == 0 else {
-            throw refuse("is readable by others (mode \(String(info.st_mode & 0o777, radix: 8))); expected 0600 or 0400")
-        }
-        let bytes: [UInt8]?
+        let bytes: [UInt8]
         do {
-            bytes = try StorageDirectory.readFile(path, limit: 64)
+            bytes = try SecretFile.read(path, limit: 64)
         } catch {
-            throw refuse("cannot be read (\(error))")
+            throw refuse(error.description)
         }
-        let pin = String(decoding: bytes ?? [], as: UTF8.self).filter { !$0.isWhitespace }
+        let pin = String(decoding: bytes, as: UTF8.self).filter { !$0.isWhitespace }
         guard (4...8).contains(pin.count), pin.allSatisfy({ $0.isASCII && $0.isNumber }) else {
             throw refuse("expected 4-8 digits")
         }

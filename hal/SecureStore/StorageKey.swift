@@ -14,27 +14,16 @@ public struct StorageKey: Sendable {
     /// Loads the key; with `createIfMissing` (simulator boards) a missing key is generated with mode 0600.
     /// A key file owned by someone else, or readable by group or others, is refused.
     public static func load(path: String, createIfMissing: Bool) throws(Problem) -> StorageKey {
-        var info = stat()
-        if stat(path, &info) != 0 {
-            guard Errno.current == .noSuchFile, createIfMissing else {
-                throw Problem(description: "storage key \(path): cannot be read (\(Errno.current))")
-            }
-            return try generate(at: path)
-        }
-        guard info.st_uid == getuid() else {
-            throw Problem(description: "storage key \(path): must be owned by the daemon's user (uid \(getuid()))")
-        }
-        guard info.st_mode & 0o077 == 0 else {
-            throw Problem(description: "storage key \(path): readable by others (mode \(String(info.st_mode & 0o777, radix: 8))); expected 0600 or 0400")
-        }
-        let bytes: [UInt8]?
+        let bytes: [UInt8]
         do {
-            bytes = try StorageDirectory.readFile(path, limit: 64)
+            bytes = try SecretFile.read(path, limit: 64)
+        } catch .missing where createIfMissing {
+            return try generate(at: path)
         } catch {
-            throw Problem(description: "storage key \(path): cannot be read (\(error))")
+            throw Problem(description: "storage key \(path): \(error)")
         }
-        guard let bytes, bytes.count == 32 else {
-            throw Problem(description: "storage key \(path): expected exactly 32 bytes, found \(bytes?.count ?? 0)")
+        guard bytes.count == 32 else {
+            throw Problem(description: "storage key \(path): expected exactly 32 bytes, found \(bytes.count)")
         }
         return StorageKey(bytes: bytes)
     }
