@@ -1,4 +1,5 @@
 import AlarmCodecs
+import Dispatch
 import FoundationEssentials
 import AlarmCore
 import HAL
@@ -51,6 +52,9 @@ public final class DeviceRuntime: Sendable {
     let silence: SilenceMethod
     let logger: Logger
     let inner = Mutex(Inner())
+    /// Storage writes (fsync'd) happen here, never on the thread that processes events: a button edge must
+    /// not wait behind an SD card's flush.
+    let persistQueue = DispatchQueue(label: "alarmd.persist")
 
     static let sequenceRecord = "report-sequence"
     static let lastFixRecord = "last-fix"
@@ -144,7 +148,14 @@ public final class DeviceRuntime: Sendable {
         do {
             guard let bytes = try backends.store.load(Self.lastFixRecord) else { return }
             let fix = try JSONDecoder().decode(Fix.self, from: Data(bytes))
-            let age = Duration.milliseconds(max(0, clock.wallTime().millisecondsSince1970 - fix.fixTime.millisecondsSince1970))
+            let ageMilliseconds = clock.wallTime().millisecondsSince1970 - fix.fixTime.millisecondsSince1970
+            // A wall clock behind the stored fix (no RTC, not yet synced) cannot tell its age: an old position
+            // must never pass for a current one, so it is not restored at all.
+            guard ageMilliseconds >= -60_000 else {
+                logger.warning("last known position not restored: the wall clock is behind it (not yet synced?)")
+                return
+            }
+            let age = Duration.milliseconds(max(0, ageMilliseconds))
             post(.restoredFix(fix, age: age))
             logger.info("last known position restored", metadata: ["age": "\(Self.seconds(age))"])
         } catch {
@@ -152,19 +163,27 @@ public final class DeviceRuntime: Sendable {
         }
     }
 
-    private func persistLastFixIfDue(_ state: AlarmState, force: Bool = false) {
+    /// Waits until every storage write decided so far has reached storage (for shutdown and tests).
+    public func flushPersistence() { persistQueue.sync {} }
+
+    private func persistLastFixIfDue(_ state: AlarmState) {
         guard let last = state.lastFix, last.fix.source == .gnss, last.fix.horizontalAccuracy.isFinite else { return }
         let now = clock.now()
         let due = inner.withLock { inner -> Bool in
-            if !force, let at = inner.lastFixPersistedAt, now - at < Self.lastFixPersistInterval { return false }
+            if let at = inner.lastFixPersistedAt, now - at < Self.lastFixPersistInterval { return false }
             inner.lastFixPersistedAt = now
             return true
         }
-        guard due else { return }
-        do {
-            try backends.store.save(Self.lastFixRecord, Array(try JSONEncoder().encode(last.fix)))
-        } catch {
-            logger.error("could not persist the last known position", metadata: ["error": "\(error)"])
+        guard due, let encoded = try? JSONEncoder().encode(last.fix) else { return }
+        let bytes = Array(encoded)
+        let store = backends.store
+        let logger = self.logger
+        persistQueue.async {
+            do {
+                try store.save(Self.lastFixRecord, bytes)
+            } catch {
+                logger.error("could not persist the last known position", metadata: ["error": "\(error)"])
+            }
         }
     }
 
@@ -233,11 +252,15 @@ public final class DeviceRuntime: Sendable {
             return inner.persistedSequence != next
         }
         guard changed else { return }
-        do {
-            try backends.store.save(Self.sequenceRecord, Array(String(next).utf8))
-        } catch {
-            // The centre drops duplicates by sequence; losing the counter risks reuse after a restart, not an alarm.
-            logger.error("could not persist the report sequence", metadata: ["error": "\(error)"])
+        let store = backends.store
+        let logger = self.logger
+        persistQueue.async {
+            do {
+                try store.save(Self.sequenceRecord, Array(String(next).utf8))
+            } catch {
+                // The centre drops duplicates by sequence; losing the counter risks reuse after a restart, not an alarm.
+                logger.error("could not persist the report sequence", metadata: ["error": "\(error)"])
+            }
         }
     }
 

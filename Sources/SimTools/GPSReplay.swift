@@ -25,12 +25,35 @@ public struct GPSReplay: Sendable {
         return GPSReplay(process: process)
     }
 
-    /// gpsd first (gpsfake then cleans up and exits), then the whole group as a last resort.
+    /// gpsd first: gpsfake then notices, cleans up and exits by itself (signalling gpsfake directly can leave
+    /// it spinning). The whole group is killed only as a last resort; gpsfake's control socket is removed.
     public func stop() {
-        kill(-process.pid, SIGTERM)
+        for member in groupMembers() where member != process.pid { kill(member, SIGTERM) }
         if (try? process.wait(timeoutMilliseconds: 3000)) ?? nil == nil {
             kill(-process.pid, SIGKILL)
             _ = try? process.wait(timeoutMilliseconds: 2000)
         }
+        let directory = String(cString: getenv("TMPDIR") ?? strdup("/tmp"))
+        unlink("\(directory)/gpsfake-\(process.pid).sock")
+    }
+
+    /// Processes in gpsfake's process group (itself and the gpsd it started), read from /proc.
+    func groupMembers() -> [pid_t] {
+        guard let directory = opendir("/proc") else { return [] }
+        defer { closedir(directory) }
+        var members: [pid_t] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            guard let pid = pid_t(name),
+                  let stat = try? StorageDirectory.readFile("/proc/\(pid)/stat", limit: 4096) else { continue }
+            // "pid (comm) state ppid pgrp …": comm may hold spaces, so count fields after the last ')'.
+            let text = String(decoding: stat, as: UTF8.self)
+            guard let close = text.lastIndex(of: ")") else { continue }
+            let fields = text[text.index(after: close)...].split(separator: " ")
+            if fields.count > 2, pid_t(fields[2]) == process.pid { members.append(pid) }
+        }
+        return members
     }
 }

@@ -1,5 +1,6 @@
 import AlarmRuntime
 import ArgumentParser
+import Dispatch
 import Glibc
 import PosixIO
 import SimTools
@@ -50,6 +51,14 @@ struct AlarmSim: ParsableCommand {
         }
         children.append(try ChildProcess.spawn("\(bin)/alarmd", ["--board", board, "--log-level", "info"],
                                                stdout: daemonLog, stderr: daemonLog))
+        let started = children
+        // Ctrl-C must not leave gpsd (in its own session) or the daemon behind.
+        let helpers = (children: started, gpsd: gpsd)
+        let interrupt = Interrupts.install {
+            for child in helpers.children.reversed() { child.stop(graceMilliseconds: 2000) }
+            helpers.gpsd?.stop()
+        }
+        defer { withExtendedLifetime(interrupt) {} }
 
         let timeline = Timeline()
         let outcome: Timeline.Outcome
@@ -181,5 +190,21 @@ final class Timeline {
             + "call connected \(rel(connectedAt)), \(updatesAcknowledged) position update(s) acknowledged, ended \(rel(endedAt))"
         if missing.isEmpty { return Outcome(delivered: true, summary: "OK: \(facts)") }
         return Outcome(delivered: false, summary: "FAILED (\(missing.joined(separator: ", "))): \(facts)")
+    }
+}
+
+/// SIGINT/SIGTERM run a cleanup, then exit 130.
+enum Interrupts {
+    static func install(_ cleanup: @escaping @Sendable () -> Void) -> [any DispatchSourceSignal] {
+        [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                cleanup()
+                Glibc.exit(130)
+            }
+            source.resume()
+            return source
+        }
     }
 }

@@ -77,6 +77,7 @@ struct Alarmd: ParsableCommand {
             logger.notice("stopping on signal \(signal)")
             control.stop()
             device.stop()
+            device.runtime.flushPersistence()
             Glibc.exit(0)
         }
         let signals = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in

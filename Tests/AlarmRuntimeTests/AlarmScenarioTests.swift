@@ -193,6 +193,7 @@ import Testing
         first.pressAndHold()
         first.advance(.seconds(25))
         let last = try #require(first.link.received.map(\.sequence).max())
+        first.runtime.flushPersistence()
 
         let second = Scenario(store: store)
         try second.start()

@@ -66,6 +66,7 @@ import Testing
         try first.start()
         first.advance(.seconds(35))  // the receiver's first fixes (idle rate)
         let known = try #require(first.runtime.status.lastFix)
+        first.runtime.flushPersistence()
 
         // Cold boot: the button is pressed before any fix; the alarm still carries the last known position.
         let second = Scenario(route: { $0.noFixFor = .seconds(3600) }, store: store)

@@ -44,6 +44,10 @@ import Testing
         let timed = fixes(updates.all).filter { expected.position(atMillisecondsSince1970: $0.fixTime.millisecondsSince1970) != nil }
         #expect(timed.count >= 5)
         #expect(timed.contains { $0.horizontalAccuracy == 17.1 })
+        // A SKY (or GST) after a TPV must not deliver the same fix again.
+        let all = fixes(updates.all)
+        let repeats = zip(all, all.dropFirst()).filter { $0 == $1 }.count
+        #expect(repeats == 0, "\(repeats) fixes delivered twice")
         // SKY: the logs' GSA lists the satellites used in the solution.
         #expect(timed.contains { ($0.satellitesUsed ?? 0) > 0 })
         for fix in timed {

@@ -67,6 +67,8 @@ public final class GPSDPositionSource: PositionSourceDevice {
     /// Ends the worker within about a second (its wait bound).
     public func stop() {
         state.withLock { $0.stopped = true }
+        sink.withLock { $0 = nil }
+        reportObserver.withLock { $0 = nil }
         wake.signal()
     }
 
@@ -109,12 +111,18 @@ public final class GPSDPositionSource: PositionSourceDevice {
                     var now = timespec()
                     clock_gettime(CLOCK_MONOTONIC, &now)
                     let arrival = Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
-                    // -1: gpsd went away (restart, crash); reconnect.
-                    guard gps_read(data, nil, 0) >= 0 else { break }
+                    // libgps keeps `set` flags from earlier messages: clear them, so that only what this
+                    // message carried counts (a SKY after a TPV must not look like a new fix).
+                    data.pointee.set = 0
+                    let status = gps_read(data, nil, 0)
+                    guard status >= 0 else { break }  // gpsd went away (restart, crash): reconnect
+                    guard status > 0 else { continue }  // only part of a line so far
                     lastReport = clock.now()
                     handle(data.pointee, arrival: arrival)
                 } else if clock.now() - lastReport > silenceLimit {
                     reportLost(.timeout)
+                    // A hung gpsd or a half-open connection: start over rather than wait forever.
+                    if clock.now() - lastReport > silenceLimit * 3 { break }
                 }
             }
             gps_close(data)

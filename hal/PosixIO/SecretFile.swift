@@ -25,13 +25,15 @@ public enum SecretFile {
     public static func read(_ path: String, limit: Int = 4096) throws(Problem) -> [UInt8] {
         let fd: FileDescriptor
         do {
-            fd = try FileDescriptor.open(path, O_RDONLY | O_NOFOLLOW)
+            // Non-blocking: a FIFO planted at the path must not hang the start-up.
+            fd = try FileDescriptor.open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK)
         } catch {
             throw error == .noSuchFile ? .missing : .unreadable(error)
         }
         defer { try? fd.close() }
         var info = stat()
         guard fstat(fd.rawValue, &info) == 0 else { throw .unreadable(Errno.current) }
+        guard info.st_mode & S_IFMT == S_IFREG else { throw .unreadable(Errno(EINVAL)) }
         guard info.st_uid == getuid() else { throw .wrongOwner(expected: getuid()) }
         guard info.st_mode & 0o077 == 0 else { throw .readableByOthers(mode: info.st_mode & 0o777) }
         var contents: [UInt8] = []
