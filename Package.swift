@@ -81,7 +81,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
 
         // Writes NMEA logs of a walk for gpsfake (Tests/Fixtures/*.nmea).
-        .executableTarget(name: "nmea-route", dependencies: [
+        .executableTarget(name: "nmea-route", dependencies: ["AlarmCore", 
             .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
 
         .testTarget(name: "AlarmCoreTests", dependencies: ["AlarmCore"]),

@@ -1,5 +1,6 @@
-/// Minimal UTC calendar arithmetic (proleptic Gregorian), enough for
-/// NMEA time and date fields without Foundation.
+import AlarmCore
+
+/// NMEA time and date fields; the calendar arithmetic is AlarmCore's `CivilTime`.
 struct UTCTime {
     var year: Int, month: Int, day: Int
     var hour: Int, minute: Int, second: Int
@@ -22,8 +23,7 @@ struct UTCTime {
         }
         guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
               let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
-              (1...12).contains(month), day >= 1, day <= Self.daysIn(month: month, year: year),
-              hour < 24, minute < 60, second < 60
+              CivilTime(year: year, month: month, day: day, hour: hour, minute: minute, second: second).isValid
         else { return nil }
         self.init(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
     }
@@ -35,51 +35,14 @@ struct UTCTime {
 
     /// Seconds since 1970-01-01T00:00:00Z.
     init(epochSeconds: Int) {
-        let days = Self.floorDivide(epochSeconds, 86_400)
-        let secondOfDay = epochSeconds - days * 86_400
-        (year, month, day) = Self.civil(fromDays: days)
-        hour = secondOfDay / 3600
-        minute = secondOfDay % 3600 / 60
-        second = secondOfDay % 60
+        let civil = CivilTime(millisecondsSince1970: Int64(epochSeconds) * 1000)
+        self.init(year: civil.year, month: civil.month, day: civil.day,
+                  hour: civil.hour, minute: civil.minute, second: civil.second)
     }
 
     var epochSeconds: Int {
-        Self.days(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second
-    }
-
-    static func daysIn(month: Int, year: Int) -> Int {
-        switch month {
-        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-        case 4, 6, 9, 11: return 30
-        default: return 31
-        }
-    }
-
-    private static func floorDivide(_ a: Int, _ b: Int) -> Int {
-        a >= 0 ? a / b : -((-a + b - 1) / b)
-    }
-
-    /// Howard Hinnant's days_from_civil.
-    private static func days(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = floorDivide(y, 400)
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
-
-    /// Howard Hinnant's civil_from_days.
-    private static func civil(fromDays days: Int) -> (Int, Int, Int) {
-        let z = days + 719_468
-        let era = floorDivide(z, 146_097)
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+        Int(CivilTime(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
+            .millisecondsSince1970 / 1000)
     }
 
     /// ISO 8601 as gpsd prints it in TPV `time` (whole seconds).

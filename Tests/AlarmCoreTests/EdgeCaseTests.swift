@@ -121,3 +121,15 @@ import Testing
         #expect(h.state.lastFix?.fix.latitude == moved(brussels, northMetres: 100).latitude)
     }
 }
+
+@Suite struct CivilTimeTests {
+    @Test func roundTripsAcrossLeapDaysEpochAndBeforeIt() {
+        for ms: Int64 in [0, -1, 951_782_400_000 /* 2000-02-29 */, 1_795_953_600_123, -86_400_000 * 365] {
+            #expect(CivilTime(millisecondsSince1970: ms).millisecondsSince1970 == ms)
+        }
+        #expect(CivilTime(millisecondsSince1970: 1_795_953_600_123).iso8601 == "2026-11-29T12:00:00.123Z")
+        #expect(CivilTime(millisecondsSince1970: -1).iso8601 == "1969-12-31T23:59:59.999Z")
+        #expect(!CivilTime(year: 2026, month: 2, day: 29).isValid)
+        #expect(CivilTime(year: 2024, month: 2, day: 29).isValid)
+    }
+}

@@ -37,32 +37,9 @@ public struct NetworkClock: Sendable, Hashable {
         let yy = numbers[0], month = numbers[1], day = numbers[2]
         let hour = numbers[3], minute = numbers[4], second = numbers[5]
         let year = yy < 70 ? 2000 + yy : (yy < 100 ? 1900 + yy : yy)
-        guard (1...12).contains(month), (1...daysInMonth(month, year: year)).contains(day),
-              (0...23).contains(hour), (0...59).contains(minute), (0...59).contains(second) else { return nil }
-        let localSeconds = Int64(daysSince1970(year: year, month: month, day: day)) * 86_400
-            + Int64(hour * 3600 + minute * 60 + second)
-        let utcSeconds = localSeconds - Int64((zone ?? 0) * 15 * 60)
-        return NetworkClock(millisecondsSince1970: utcSeconds * 1000, zoneQuarterHours: zone)
-    }
-
-    static func isLeap(_ year: Int) -> Bool { year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) }
-
-    static func daysInMonth(_ month: Int, year: Int) -> Int {
-        switch month {
-        case 2: isLeap(year) ? 29 : 28
-        case 4, 6, 9, 11: 30
-        default: 31
-        }
-    }
-
-    /// Days from 1970-01-01 in the proleptic Gregorian calendar (Howard Hinnant's days_from_civil): counting
-    /// from March makes the leap day the last day of the year, so the day of year follows from one formula.
-    static func daysSince1970(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
+        let local = CivilTime(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
+        guard local.isValid else { return nil }
+        let utc = local.millisecondsSince1970 - Int64((zone ?? 0) * 15 * 60_000)
+        return NetworkClock(millisecondsSince1970: utc, zoneQuarterHours: zone)
     }
 }
