@@ -15,12 +15,14 @@ public final class GPSDPositionSource: PositionSourceDevice {
         var rate = PositionRate.idle
         var stopped = false
         var started = false
-        var lastDelivered: Instant?
+        var lastDeliveredAt: Instant?
         var reportedLost = false
         var fixes = 0
         var reconnects = 0
         /// From the latest SKY report.
         var satellitesUsed: Int?
+        /// gpsd may repeat a TPV within one cycle: the same fix twice is not news.
+        var lastDelivered: Fix?
     }
 
     public let host: String
@@ -60,7 +62,7 @@ public final class GPSDPositionSource: PositionSourceDevice {
     public func setRate(_ rate: PositionRate) {
         state.withLock { state in
             state.rate = rate
-            if rate == .alarm { state.lastDelivered = nil }  // the next fix goes out at once
+            if rate == .alarm { state.lastDeliveredAt = nil }  // the next fix goes out at once
         }
     }
 
@@ -150,16 +152,18 @@ public final class GPSDPositionSource: PositionSourceDevice {
             return
         }
         let now = clock.now()
+        var mapped = Self.fix(from: fix, fallbackTime: clock.wallTime())
         let deliver = state.withLock { state -> Bool in
             state.reportedLost = false
-            if state.rate == .idle, let last = state.lastDelivered, now - last < idleInterval { return false }
-            state.lastDelivered = now
+            mapped.satellitesUsed = state.satellitesUsed
+            if mapped == state.lastDelivered { return false }
+            if state.rate == .idle, let last = state.lastDeliveredAt, now - last < idleInterval { return false }
+            state.lastDeliveredAt = now
+            state.lastDelivered = mapped
             state.fixes += 1
             return true
         }
         guard deliver else { return }
-        var mapped = Self.fix(from: fix, fallbackTime: clock.wallTime())
-        mapped.satellitesUsed = state.withLock { $0.satellitesUsed }
         reportObserver.withLock { $0 }?(arrival, mapped)
         sink.withLock { $0 }?(.fix(mapped))
     }
