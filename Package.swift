@@ -92,10 +92,10 @@ let package = Package(
             "ATModem", "ModemEmulator", "AlarmCore", "HAL", "SimBackends", "PosixIO",
             .product(name: "Logging", package: "swift-log")], path: "Tests/ModemTestSupport"),
         .testTarget(name: "ATModemTests", dependencies: [
-            "ATModem", "ModemEmulator", "ModemTestSupport", "AlarmCore", "AlarmCodecs", "HAL", "SimBackends", "PosixIO",
+            "ATModem", "ModemEmulator", "ModemTestSupport", "AlarmCore", "AlarmCodecs", "HAL", "SimBackends", "PosixIO", "SimTools",
             .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "GPSDTests", dependencies: [
-            "GPSD", "CLibGPS", "AlarmCore", "HAL", "SimBackends", "ModemTestSupport", "PosixIO", "LinuxBackends",
+            "GPSD", "CLibGPS", "AlarmCore", "HAL", "SimBackends", "ModemTestSupport", "PosixIO", "LinuxBackends", "SimTools",
             .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "AlarmRuntimeTests", dependencies: [
             "AlarmRuntime", "AlarmCore", "HAL", "SimBackends", "LinuxBackends", "SimCentre", "PosixIO",

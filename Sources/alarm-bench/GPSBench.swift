@@ -34,16 +34,13 @@ extension AlarmBench {
     func gpsCase(_ harness: inout BenchmarkHarness, iterations: Int) throws {
         let name = "gps.tpv-to-report-link"
         if let filter, !name.contains(filter) { return }
-        guard access("/usr/sbin/gpsd", X_OK) == 0 else {
+        guard GPSFake.isAvailable else {
             print("\(name): skipped, gpsd is not installed (make bench installs it)")
             return
         }
-        let probe = try TCP.listen(port: 0)
-        let port = probe.port
-        try probe.descriptor.close()
-        let output = try FileDescriptor.open("/tmp/alarm-bench-gpsd-\(getpid()).log", O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
-        let replay = try GPSReplay.start(log: "Tests/Fixtures/ghent-drive.nmea", port: port, output: output, cycleSeconds: 0.01)
+        let replay = try GPSFake.start(log: "Tests/Fixtures/ghent-drive.nmea", cycleSeconds: 0.01)
         defer { replay.stop() }
+        let port = replay.port
 
         let clock = SystemClock()
         let logger = Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -74,7 +71,7 @@ extension AlarmBench {
             samples = sent.compactMap { time, at in arrived[time].map { at - $0 } }.filter { $0 >= 0 }
         }
         guard !samples.isEmpty else {
-            print("\(name): no samples (see /tmp/alarm-bench-gpsd-\(getpid()).log)")
+            print("\(name): no samples (see \(replay.outputPath))")
             return
         }
         var queue = samples.sorted()

@@ -36,14 +36,14 @@ struct AlarmSim: ParsableCommand {
         let daemonLog = try FileDescriptor.open("\(logs)/alarmd.log", O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
 
         var children: [ChildProcess] = []
-        var gpsd: GPSReplay?
+        var gpsd: GPSFake?
         defer {
             for child in children.reversed() { child.stop(graceMilliseconds: 3000) }
             gpsd?.stop()
         }
         if parsed.roles[.position]?.scheme == "gpsd", let (_, port) = parsed.roles[.position]?.hostAndPort {
-            let gpsdLog = try FileDescriptor.open("\(logs)/gpsd.log", O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
-            gpsd = try GPSReplay.start(log: nmea, port: port, output: gpsdLog)
+            guard GPSFake.isAvailable else { throw ValidationError(GPSFake.unavailableMessage) }
+            gpsd = try GPSFake.start(log: nmea, port: port, outputPath: "\(logs)/gpsd.log")
         }
         if parsed.roles[.reportLink]?.scheme == "tcp", let (_, port) = parsed.roles[.reportLink]?.hostAndPort {
             children.append(try ChildProcess.spawn("\(bin)/alarm-centre",

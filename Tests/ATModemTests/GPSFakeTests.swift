@@ -1,3 +1,4 @@
+import SimTools
 import Glibc
 import ModemTestSupport
 import PosixIO

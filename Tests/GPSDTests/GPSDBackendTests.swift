@@ -1,3 +1,4 @@
+import SimTools
 import AlarmCore
 import GPSD
 import HAL

@@ -2,7 +2,7 @@ import Glibc
 import PosixIO
 import Synchronization
 
-/// gpsd replaying an NMEA log, for tests against a real gpsd (3.22 here).
+/// gpsd replaying an NMEA log: for tests against a real gpsd (3.22 here), `make sim` and `make bench`.
 ///
 /// `gpsfake -1 -q -P PORT -c CYCLE LOG` starts its own `gpsd -b -N -S PORT`
 /// and feeds it the log through a pty. Facts that shape this class:
@@ -78,7 +78,9 @@ public final class GPSFake: Sendable {
     /// at once: use `waitUntilListening` before connecting, and remember
     /// that connecting is what starts the replay.
     /// `port`: a given port (to restart gpsd where a client expects it); nil picks a free one.
-    public static func start(log: String, cycleSeconds: Double = 0.2, port fixedPort: UInt16? = nil) throws -> GPSFake {
+    /// `outputPath`: where gpsfake's and gpsd's output go (default: a file in the temp folder).
+    public static func start(log: String, cycleSeconds: Double = 0.2, port fixedPort: UInt16? = nil,
+                             outputPath requestedOutput: String? = nil) throws -> GPSFake {
         guard isAvailable else { throw Failure(description: unavailableMessage) }
         guard access(log, R_OK) == 0 else { throw Failure(description: "GPSFake: cannot read NMEA log \(log)") }
         guard cycleSeconds > 0, cycleSeconds.isFinite else { throw Failure(description: "GPSFake: cycleSeconds must be positive") }
@@ -95,8 +97,8 @@ public final class GPSFake: Sendable {
             try? probe.descriptor.close()
         }
 
-        let outputPath = "\(temporaryDirectory)/gpsfake-port-\(port)-\(getpid()).log"
-        let output = try FileDescriptor.open(outputPath, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+        let outputPath = requestedOutput ?? "\(temporaryDirectory)/gpsfake-port-\(port)-\(getpid()).log"
+        let output = try FileDescriptor.open(outputPath, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
         defer { try? output.close() }
         // setsid(1) execs in place (the spawned child is never a group
         // leader), so the PID we get is gpsfake's and also its group's.
