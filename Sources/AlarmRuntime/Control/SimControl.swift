@@ -74,50 +74,27 @@ public struct SimControl: Sendable {
             guard let text = rest.first, let registration = Registration(rawValue: text) else {
                 throw Failure("expected home, roaming, searching, denied or not-registered")
             }
-            if let emulator = world.emulator {
-                emulator.setRegistration(registration, emergencyCallsPossible: registration.isRegistered || rest.dropFirst().contains("emergency"))
-                return "network \(registration.rawValue)"
-            }
-            let modem = try need(world.modem, "modem")
-            var status = modem.network
-            status.registration = registration
-            status.emergencyCallsPossible = registration.isRegistered || rest.dropFirst().contains("emergency")
-            modem.setNetwork(status)
+            try need(world.network, "modem").setRegistration(
+                registration, emergencyCallsPossible: registration.isRegistered || rest.dropFirst().contains("emergency"))
             return "network \(registration.rawValue)"
         case "outcome":
-            let outcomes: [String: SimCallOutcome] = ["answer": .answer, "busy": .busy, "no-answer": .noAnswer,
-                                                      "no-carrier": .noCarrier, "silence": .silence]
-            guard let text = rest.first, let outcome = outcomes[text] else {
-                throw Failure("expected one of \(outcomes.keys.sorted().joined(separator: ", "))")
+            guard let text = rest.first, try need(world.network, "modem").scriptNextCall(text) else {
+                throw Failure("expected one of answer, busy, no-answer, no-carrier, silence")
             }
-            if let emulator = world.emulator, let emulated = EmulatedCallOutcome(rawValue: text) {
-                emulator.queueOutcomes([emulated])
-                return "next call: \(text)"
-            }
-            try need(world.modem, "modem").queueOutcomes([outcome])
             return "next call: \(text)"
         case "answer-after":
             guard let text = rest.first, let delay = DurationText.parse(text) else { throw Failure("expected a duration") }
-            if let emulator = world.emulator {
-                emulator.setAnswerDelay(delay)
-            } else {
-                try need(world.modem, "modem").setAnswerDelay(delay)
-            }
+            try need(world.network, "modem").setAnswerDelay(delay)
             return "far end answers after \(DurationText.format(delay))"
         case "drop-call":
-            if let emulator = world.emulator { emulator.dropCalls() } else { try need(world.modem, "modem").dropCalls() }
+            try need(world.network, "modem").dropCalls()
             return "calls dropped"
         case "centre-hangup":
-            if let emulator = world.emulator { emulator.remoteHangUp() } else { try need(world.modem, "modem").centreHangsUp() }
+            try need(world.network, "modem").centreHangsUp()
             return "centre hung up"
         case "ring":
             guard let text = rest.first else { throw Failure("expected a number or \"withheld\"") }
-            if let emulator = world.emulator {
-                let rang = emulator.ring(from: text == "withheld" ? nil : text)
-                return rang ? "incoming call from \(text)" : "the network gave \(text) busy (call waiting off)"
-            }
-            let id = try need(world.modem, "modem").ring(from: text == "withheld" ? nil : text)
-            return "incoming call \(id)"
+            return try need(world.network, "modem").ring(from: text == "withheld" ? nil : text)
         case "battery":
             guard let text = rest.first, let percent = Int(text), (0...100).contains(percent) else {
                 throw Failure("expected a percentage 0-100")
