@@ -94,21 +94,7 @@ public struct StorageDirectory: Sendable {
     /// The whole file, or nil when it does not exist.
     public func read(_ name: String) throws(Errno) -> [UInt8]? {
         try Self.validate(name)
-        let fd: FileDescriptor
-        do throws(Errno) {
-            fd = try FileDescriptor.open(filePath(name), O_RDONLY)
-        } catch where error == .noSuchFile {
-            return nil
-        }
-        defer { fd.closeIgnoringErrors() }
-        var contents: [UInt8] = []
-        while true {
-            let chunk = try fd.read(upTo: 64 * 1024)
-            if chunk.isEmpty {
-                return contents
-            }
-            contents.append(contentsOf: chunk)
-        }
+        return try Self.readFile(filePath(name), limit: .max)
     }
 
     /// Durable removal; a file that is already gone is not an error.

@@ -1,7 +1,7 @@
 import Glibc
 
 extension StorageDirectory {
-    /// A whole file by path (configuration, keys), or nil when it does not exist.
+    /// A whole file by path (board files, records, logs), or nil when it does not exist.
     public static func readFile(_ path: String, limit: Int = 1 << 20) throws(Errno) -> [UInt8]? {
         let fd: FileDescriptor
         do throws(Errno) {
@@ -16,7 +16,7 @@ extension StorageDirectory {
             if chunk.isEmpty { return contents }
             contents.append(contentsOf: chunk)
         }
-        // A board or key file this large is a mistake, not something to load into a 512 MB device.
+        // A board file this large is a mistake, not something to load into a 512 MB device.
         throw .fileTooLarge
     }
 }
