@@ -35,6 +35,7 @@ struct Transition {
             if state.lastFix == nil { state.lastFix = ReceivedFix(fix: fix, receivedAt: now - age) }
         case .fixLost: break  // the last fix ages on its own; nothing to decide now
         case .network(let status): networkChanged(status)
+        case .dataPath(let path): dataPathChanged(path)
         case .call(let id, let progress): callProgressed(id, progress)
         case .incomingCall(let id, let caller): incomingCall(id, caller: caller)
         case .report(let sequence, let outcome): reportOutcome(sequence, outcome)
@@ -74,6 +75,7 @@ struct Transition {
         case .trackingEnd: endAlarm(.trackingExpired)
         case .callbackWindowEnd:
             if case .afterAlarm = state.mode { state.mode = .idle }
+        case .positionSMSDue: positionSMSDue()
         }
     }
 
@@ -122,7 +124,8 @@ struct Transition {
         dropSupersededUpdates()
         if reason == .trackingExpired { queueReport(.trackingEnded) }
         state.mode = .afterAlarm(callbackUntil: now + settings.callbackWindow)
-        for timer: TimerID in [.trackingTick, .trackingEnd, .redial, .emergencyFallback, .cancelGestureWindow] {
+        for timer: TimerID in [.trackingTick, .trackingEnd, .redial, .emergencyFallback, .cancelGestureWindow,
+                                 .positionSMSDue] {
             effects.append(.cancelTimer(timer))
         }
         if let call = state.call, !call.connected {

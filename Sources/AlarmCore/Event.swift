@@ -33,6 +33,8 @@ public enum Input: Sendable, Hashable {
     /// The position source lost its fix or its receiver.
     case fixLost
     case network(NetworkStatus)
+    /// The data supervisor's verdict on the IP path to the centre.
+    case dataPath(DataPath)
     case call(CallID, CallProgress)
     /// `caller` is nil when withheld.
     case incomingCall(CallID, caller: String?)
@@ -64,6 +66,7 @@ public enum TimerID: Sendable, Hashable, Codable, CustomStringConvertible {
     case trackingTick
     case trackingEnd
     case callbackWindowEnd
+    case positionSMSDue
 
     public var description: String {
         switch self {
@@ -77,6 +80,7 @@ public enum TimerID: Sendable, Hashable, Codable, CustomStringConvertible {
         case .trackingTick: "tracking-tick"
         case .trackingEnd: "tracking-end"
         case .callbackWindowEnd: "callback-window-end"
+        case .positionSMSDue: "position-sms-due"
         }
     }
 }

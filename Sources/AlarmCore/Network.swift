@@ -31,6 +31,20 @@ public struct NetworkStatus: Sendable, Hashable, Codable {
     public static let unknown = NetworkStatus(registration: .unknown)
 }
 
+/// Whether reports can travel over IP right now, as the data supervisor sees it.
+public enum DataPath: String, Sendable, Codable, Hashable {
+    /// Nothing supervises the data path (a board whose report link does not ride on the modem): assume it works.
+    case unsupervised
+    case up
+    /// No data connection: no PDP context, or the modem's interface is gone or has no address or route.
+    case down
+    /// Registered, but packet data is held while a voice call runs (2G without DTM, a fallback from LTE
+    /// for the call): exactly when the centre listens in.
+    case suspended
+
+    public var carriesReports: Bool { self == .up || self == .unsupervised }
+}
+
 public struct PowerStatus: Sendable, Hashable, Codable {
     /// 0...100
     public var batteryPercent: Int

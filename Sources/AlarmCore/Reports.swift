@@ -37,6 +37,10 @@ extension Transition {
         state.counters.reportsSent += 1
         effects.append(.sendReport(report))
         effects.append(.startTimer(.reportAck(sequence), after: settings.reportAckTimeout))
+        if !state.network.data.carriesReports {
+            // IP keeps trying in the background; the SMS does not wait for it to fail.
+            if kind == .positionUpdate { positionBySMS() } else { sendBySMS(sequence) }
+        }
     }
 
     /// A newer position makes an unacknowledged older update worthless; resending it would only delay the new one.
@@ -77,12 +81,18 @@ extension Transition {
         let delay = backoff(initial: settings.reportRetryInitialDelay, maximum: settings.reportRetryMaxDelay,
                             step: pending.attempts - 1)
         effects.append(.startTimer(.reportRetry(sequence), after: delay))
-        if let number = settings.smsFallbackNumber, !pending.smsSent,
-           pending.report.kind != .positionUpdate, pending.attempts >= settings.smsFallbackAfterAttempts {
-            pending.smsSent = true
-            state.outbox[sequence] = pending
-            effects.append(.sendSMS(to: number, pending.report))
+        if pending.report.kind != .positionUpdate, pending.attempts >= settings.smsFallbackAfterAttempts {
+            sendBySMS(sequence)
         }
+    }
+
+    /// The SMS fallback for one report, once per report (the IP copy stays queued: the centre's system
+    /// needs it, and drops the duplicate by sequence).
+    mutating func sendBySMS(_ sequence: Int) {
+        guard let number = settings.smsFallbackNumber, var pending = state.outbox[sequence], !pending.smsSent else { return }
+        pending.smsSent = true
+        state.outbox[sequence] = pending
+        effects.append(.sendSMS(to: number, pending.report))
     }
 
     /// Resends, oldest first, every report waiting out a retry backoff (the data path is back).

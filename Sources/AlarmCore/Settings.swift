@@ -21,6 +21,8 @@ public struct AlarmSettings: Sendable, Hashable, Codable {
     public var smsFallbackNumber: String? = nil
     /// An alarm report still unacknowledged after this many attempts also goes by SMS.
     public var smsFallbackAfterAttempts: Int = 3
+    /// While IP cannot carry reports during an alarm, the newest position goes by SMS at most this often.
+    public var positionSMSInterval: Duration = .seconds(60)
 
     public var trackingInterval: Duration = .seconds(10)
     public var trackingDuration: Duration = .seconds(3600)

@@ -42,6 +42,7 @@ public struct NetworkState: Sendable, Hashable {
     /// Since when the modem has reported no registration; nil while registered and before its first report
     /// (the monotonic origin is the machine's boot, not the daemon's: it must not count as "unregistered since").
     public var unregisteredSince: Instant?
+    public var data = DataPath.unsupervised
 }
 
 public struct ReceivedFix: Sendable, Hashable {
@@ -90,6 +91,10 @@ public struct ActiveAlarm: Sendable, Hashable {
     public var lastReportedFresh = false
     /// Earlier reported positions, newest first (at most two).
     public var previousReported: [Fix] = []
+    /// When the last position went by SMS (positions go by SMS at most once per `positionSMSInterval`).
+    public var lastPositionSMSAt: Instant?
+    /// A position SMS waits for the rate limit to pass.
+    public var positionSMSPending = false
 
     public init(number: Int, startedAt: Instant) {
         self.number = number

@@ -29,6 +29,11 @@ extension DeviceRuntime {
             if newlyLost {
                 publish(.position, "no position fix")
             }
+        case .dataPath(let path):
+            if before.network.data != path {
+                publish(.network, "data path \(path.rawValue)")
+                logger.info("data path", metadata: ["state": "\(path.rawValue)"])
+            }
         case .network(let status):
             let old = before.network.status
             if old.registration != status.registration || old.emergencyCallsPossible != status.emergencyCallsPossible {
