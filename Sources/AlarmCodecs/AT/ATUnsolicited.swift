@@ -8,6 +8,7 @@ public enum ATUnsolicited: Sendable, Hashable {
     case newMessage(storage: String, index: Int)
     case ready
     case simState(String)
+    case packetDomain(PacketDomainEvent)
     /// NO CARRIER while no command waits for a final result: the call ended.
     case noCarrier
     /// Any other "+NAME: payload" line (name as on the wire, with its "+") or a known bare vendor line
@@ -52,6 +53,8 @@ public enum ATUnsolicited: Sendable, Hashable {
             return .newMessage(storage: fields[0].text, index: index)
         case "+CPIN":
             return payload.isEmpty ? nil : .simState(payload)
+        case "+CGEV":
+            return .packetDomain(PacketDomainEvent.parse(payload))
         default:
             return .vendor(name: name, payload: payload)
         }
@@ -76,7 +79,7 @@ public enum ATUnsolicited: Sendable, Hashable {
     }
 
     private static let alwaysUnsolicitedNames: Set<String> = [
-        "+CRING", "+CMTI", "+CDSI", "+CMT", "+CDS", "+CBM", "+CTZV", "+CTZE",
+        "+CRING", "+CMTI", "+CDSI", "+CMT", "+CDS", "+CBM", "+CTZV", "+CTZE", "+CGEV",
         // Quectel: indications, USIM type at boot, TCP/IP stack events.
         "+QIND", "+QUSIM", "+QIURC",
     ]
