@@ -21,6 +21,8 @@ public final class ATModemDriver: NetworkMonitor, VoiceCalls, SMSSender, AlarmAw
         var generation = 0
         var cs: RegistrationReport?
         var eps: RegistrationReport?
+        var ps: RegistrationReport?
+        var data = DataState()
         var signal: Int?
         var simPresent = true
         var mcc: Int?
@@ -60,6 +62,7 @@ public final class ATModemDriver: NetworkMonitor, VoiceCalls, SMSSender, AlarmAw
     let networkSink = Mutex<(@Sendable (NetworkStatus) -> Void)?>(nil)
     let powerSink = Mutex<(@Sendable (PowerStatus) -> Void)?>(nil)
     let callSink = Mutex<(@Sendable (CallEvent) -> Void)?>(nil)
+    let dataSink = Mutex<(@Sendable (ModemDataStatus) -> Void)?>(nil)
 
     /// `write` sends bytes to the modem; feed what it answers to `receive`.
     public init(profile: ModemProfile, clock: any Clock, logger: Logger, settings: ATModemSettings = ATModemSettings(),
@@ -163,6 +166,8 @@ public struct ATModemSettings: Sendable, Hashable {
     /// The board's positions come from the modem's own GNSS: switch it on after every modem start
     /// (the setting does not survive a restart).
     public var enableGNSS = false
+    /// The board's data connection; nil when the report link does not ride on the modem.
+    public var data: DataCallSettings?
     public init() {}
 }
 

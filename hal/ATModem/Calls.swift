@@ -217,6 +217,12 @@ extension ATModemDriver {
         }
         for event in events { emitCall(event) }
         for (id, _) in ended { readEndCause(id) }
+        // A call connecting or ending changes what the data path can do (CS fallback, suspension).
+        if events.contains(where: { if case .progress(_, .connected) = $0 { true } else { false } }) || !ended.isEmpty {
+            readAccessTechnology()
+        }
+        emitData()
+        if !ended.isEmpty { connectData(generation: state.withLock { $0.generation }) }
     }
 
     /// Why did it end? +CEER tells a centre hang-up (normal clearing) from a drop.
@@ -261,10 +267,13 @@ extension ATModemDriver {
                 switch report.domain {
                 case .circuitSwitched: state.cs = report
                 case .eps: state.eps = report
-                case .packet: break
+                case .packet: state.ps = report
                 }
+                if let act = report.accessTechnology, report.registration.isRegistered { state.data.accessTechnology = act }
             }
             emitNetwork()
+            emitData()
+            registrationChanged()
         case .ready:
             // The modem restarted on its own and forgot every setting.
             if phase == .ready { recover(reason: "modem restarted (RDY)") }
@@ -272,6 +281,8 @@ extension ATModemDriver {
             let present = !text.uppercased().contains("NOT INSERTED")
             state.withLock { $0.simPresent = present }
             emitNetwork()
+        case .packetDomain(let event):
+            packetDomainEvent(event)
         case .newMessage, .vendor:
             break
         }

@@ -22,6 +22,10 @@ public struct ModemProfile: Sendable, Hashable {
     public var gnssOn: [String]
     /// Routes voice over a USB audio device (boards that carry voice through the host).
     public var usbAudioOn: String?
+    /// Starts the data call on the modem's USB network interface (`{cid}` is the context); nil: 3GPP AT+CGACT.
+    public var dataCallStart: String? = nil
+    /// Switches IMS voice (VoLTE) on, so a call stays on LTE and data keeps flowing during it.
+    public var imsOn: [String] = []
 
     public static let generic = ModemProfile(
         name: "generic", announcesReady: false, callState: .poll, iccidCommand: "AT+CCID", iccidPrefix: "+CCID:",
@@ -33,12 +37,16 @@ public struct ModemProfile: Sendable, Hashable {
         // URCs on the AT port we talk to, not on the USB modem port.
         vendorSettings: ["AT+QURCCFG=\"urcport\",\"usbat\""],
         // NMEA on the USB NMEA port (gpsd reads it), then the engine on.
-        gnssOn: ["AT+QGPSCFG=\"outport\",\"usbnmea\"", "AT+QGPS=1"], usbAudioOn: "AT+QPCMV=1,2")
+        gnssOn: ["AT+QGPSCFG=\"outport\",\"usbnmea\"", "AT+QGPS=1"], usbAudioOn: "AT+QPCMV=1,2",
+        // ECM: connect the context to the usb0/wwan0 interface and report its state as a URC.
+        dataCallStart: "AT+QNETDEVCTL=1,{cid},1", imsOn: ["AT+QCFG=\"ims\",1"])
 
     public static let simcomSIM7600 = ModemProfile(
         name: "simcom-sim7600", announcesReady: false, callState: .clccURC(enable: "AT+CLCC=1"),
         iccidCommand: "AT+CICCID", iccidPrefix: "+ICCID:", resetCommand: "AT+CFUN=1,1", vendorSettings: [],
-        gnssOn: ["AT+CGPS=1"], usbAudioOn: "AT+CPCMREG=1")
+        gnssOn: ["AT+CGPS=1"], usbAudioOn: "AT+CPCMREG=1",
+        // RmNet/QMI data call on the wwan interface (instance 1). VoLTE is a firmware setting on this module.
+        dataCallStart: "AT$QCRMCALL=1,1")
 
     public static let all = [generic, quectelEC25, simcomSIM7600]
 

@@ -127,6 +127,7 @@ extension ATModemDriver {
             emitNetwork()
             scheduleSignalPoll(generation: generation)
             pollBattery(generation: generation)
+            configureData(generation: generation)
         }
     }
 
@@ -165,6 +166,7 @@ extension ATModemDriver {
                         state.mcc = Int(numeric.prefix(3))
                         state.mnc = Int(numeric.dropFirst(3))
                     }
+                    if let act = Operator.parse(line)?.accessTechnology { state.data.accessTechnology = act }
                 default: break
                 }
             }
@@ -181,6 +183,7 @@ extension ATModemDriver {
                 absorb(ATCommand("AT+CSQ", expecting: ["+CSQ:"]), outcome)
                 checkHung()
                 if state.withLock({ $0.signal }) != before { emitNetwork() }
+                pollDataIfWanted(generation: generation)
                 scheduleSignalPoll(generation: generation)
             }
         }
@@ -245,9 +248,16 @@ extension ATModemDriver {
             state.signalTimer?.cancel()
             state.cs = nil
             state.eps = nil
+            state.ps = nil
+            state.data.active = false
+            state.data.address = nil
+            state.data.activating = false
+            state.data.retryTimer?.cancel()
+            state.data.retryTimer = nil
             return ids
         }
         emitNetwork()
+        emitData()
         for id in lost { emitCall(.progress(id, .ended(.networkFailure))) }
     }
 }

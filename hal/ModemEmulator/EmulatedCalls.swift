@@ -132,12 +132,14 @@ extension ModemEmulator {
             return Self.clccLine(call)
         }
         if let line { send(urc: line) }
+        voiceCallsChanged()
     }
 
     func callRemoved(_ index: Int) {
         let urcs = state.withLock { $0.clccURCs }
         // SIMCom reports a released call as state 6 when call-state URCs are on.
         if urcs { send(urc: "+CLCC: \(index),0,6,0,0") }
+        voiceCallsChanged()
     }
 
     func callListLines() -> [String] {

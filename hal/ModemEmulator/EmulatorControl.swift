@@ -99,6 +99,7 @@ extension ModemEmulator {
             state.smsPending = nil
         }
         note("-- power off")
+        updateDataPlane()
     }
 
     public func powerOn() {
@@ -113,6 +114,11 @@ extension ModemEmulator {
             state.ccwaURC = false
             state.clccURCs = false
             state.simUnlocked = false
+            // Contexts and IMS state are volatile; the network tears the bearer down with the modem.
+            let plane = state.data.plane
+            if let before = state.data.accessTechnologyBeforeFallback { state.settings.accessTechnology = before }
+            state.data = EmulatedDataState()
+            state.data.plane = plane
         }
         note("-- power on")
         boot()

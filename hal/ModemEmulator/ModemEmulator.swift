@@ -53,6 +53,7 @@ public final class ModemEmulator: Sendable {
         var batteryPercent = 87
         var charging = false
         var wrongPINs = 0
+        var data = EmulatedDataState()
     }
 
     let clock: any Clock
