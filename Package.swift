@@ -86,7 +86,7 @@ let package = Package(
 
         .testTarget(name: "AlarmCoreTests", dependencies: ["AlarmCore"]),
         .testTarget(name: "AlarmCodecsTests", dependencies: ["AlarmCodecs", "AlarmCore", "PosixIO"]),
-        .testTarget(name: "PosixIOTests", dependencies: ["PosixIO"]),
+        .testTarget(name: "PosixIOTests", dependencies: ["PosixIO", "ModemTestSupport"]),
         // Shared by the test targets: the driver on an emulated line, and event collectors.
         .target(name: "ModemTestSupport", dependencies: [
             "ATModem", "ModemEmulator", "AlarmCore", "HAL", "SimBackends", "PosixIO",

@@ -49,4 +49,13 @@ public struct Errno: Error, Equatable, Hashable, Sendable, CustomStringConvertib
     public static var noSpace: Errno { Errno(ENOSPC) }
     public static var invalidArgument: Errno { Errno(EINVAL) }
     public static var hostUnreachable: Errno { Errno(EHOSTUNREACH) }
+    /// No route to the destination's network, e.g. through an interface
+    /// (SO_BINDTODEVICE) that is down.
+    public static var networkUnreachable: Errno { Errno(ENETUNREACH) }
+    public static var networkDown: Errno { Errno(ENETDOWN) }
+    /// E.g. a named network interface that does not exist.
+    public static var noSuchDevice: Errno { Errno(ENODEV) }
+    public static var notPermitted: Errno { Errno(EPERM) }
+    /// The operation is missing from this kernel or C library.
+    public static var notImplemented: Errno { Errno(ENOSYS) }
 }

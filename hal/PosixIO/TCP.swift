@@ -9,7 +9,23 @@ public enum TCP {
     ///
     /// Name resolution itself is a blocking getaddrinfo(3) call that the
     /// timeout cannot bound; pass numeric addresses where that matters.
-    public static func connect(host: String, port: UInt16, timeoutMilliseconds: Int32) throws(Errno) -> FileDescriptor {
+    ///
+    /// `interface` pins the connection to one device (SO_BINDTODEVICE): the
+    /// routing table is then consulted only for routes through it, so a
+    /// second path (Wi-Fi or Ethernet on a development board) can never
+    /// carry traffic meant to prove that the modem link works. A device that
+    /// is down fails at once (`.networkUnreachable`) instead of falling back;
+    /// an unknown name throws `.noSuchDevice`. Before Linux 5.7 binding needs
+    /// CAP_NET_RAW (`.notPermitted` otherwise).
+    public static func connect(
+        host: String,
+        port: UInt16,
+        timeoutMilliseconds: Int32,
+        interface: String? = nil
+    ) throws(Errno) -> FileDescriptor {
+        if let interface {
+            try validateInterfaceName(interface)
+        }
         let deadline = Deadline(timeoutMilliseconds: Int(timeoutMilliseconds))
         return try withResolvedAddresses(host: host, port: port, passive: false) { (info) throws(Errno) -> FileDescriptor in
             var lastError = Errno.hostUnreachable
@@ -28,6 +44,16 @@ public enum TCP {
                     // E.g. EAFNOSUPPORT for IPv6 on a kernel without it.
                     lastError = error
                     continue
+                }
+                if let interface {
+                    do throws(Errno) {
+                        try bindToDevice(fd, interface)
+                    } catch {
+                        // Independent of the address: the next one would
+                        // fail the same way.
+                        fd.closeIgnoringErrors()
+                        throw error
+                    }
                 }
                 do throws(Errno) {
                     try Socket.connect(fd, to: current.pointee.ai_addr, length: current.pointee.ai_addrlen, deadline: deadline)
@@ -72,6 +98,27 @@ public enum TCP {
                 }
             }
             throw lastError
+        }
+    }
+
+    /// The kernel silently truncates a longer name to IFNAMSIZ - 1 bytes,
+    /// which could bind to a different device, and an empty name means
+    /// "unbind"; neither may pass for a device that does not exist.
+    private static func validateInterfaceName(_ name: String) throws(Errno) {
+        if name.isEmpty || name.utf8.count >= Int(IFNAMSIZ) || name.utf8.contains(0) {
+            throw .noSuchDevice
+        }
+    }
+
+    private static func bindToDevice(_ fd: FileDescriptor, _ name: String) throws(Errno) {
+        // errno is captured inside the closure: withCString may free a
+        // temporary copy on the way out.
+        let (result, error) = name.withCString { pointer in
+            let result = setsockopt(fd.rawValue, SOL_SOCKET, SO_BINDTODEVICE, pointer, socklen_t(name.utf8.count + 1))
+            return (result, errno)
+        }
+        if result == -1 {
+            throw Errno(error)
         }
     }
 
