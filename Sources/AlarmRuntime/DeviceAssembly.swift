@@ -94,6 +94,7 @@ public enum DeviceAssembly {
         }
 
         let reportLink: any ReportLink
+        var tcpLink: TCPReportLink?
         guard let linkURI = uri(.reportLink) else { throw BoardError(file: board.file, key: "roles.reportLink", problem: "missing") }
         switch linkURI.scheme {
         case "tcp":
@@ -101,10 +102,12 @@ public enum DeviceAssembly {
                 throw BoardError(file: board.file, key: "roles.reportLink",
                                  problem: "expected tcp://HOST:PORT, got \"\(linkURI)\"")
             }
-            reportLink = TCPReportLink(host: host, port: port, deviceID: board.deviceID, clock: clock,
-                                       logger: logger, maximumIdle: .seconds(60),
-                                       unansweredLimit: board.alarm.reportAckTimeout,
-                                       acceptsCommands: board.kind != .device)
+            let link = TCPReportLink(host: host, port: port, deviceID: board.deviceID, clock: clock,
+                                     logger: logger, maximumIdle: .seconds(60),
+                                     unansweredLimit: board.alarm.reportAckTimeout,
+                                     acceptsCommands: board.kind != .device, interface: board.data?.interface)
+            tcpLink = link
+            reportLink = link
         case "sim":
             let link = SimReportLink(clock: clock, dataAvailable: modem.dataAvailable)
             sim.reportLink = link
@@ -179,7 +182,19 @@ public enum DeviceAssembly {
                                     identity: .init(deviceID: board.deviceID, boardName: board.name),
                                     clock: clock, backends: backends, haptics: board.haptics,
                                     silence: board.silence, logger: logger)
+        var afterStart = modem.afterStart
+        var teardown = modem.teardown + positionTeardown
+        if let data = board.data, let driver = modem.driver {
+            let boundLink = tcpLink
+            let supervisor = DataSupervisor(
+                interface: data.interface, dataDuringCalls: data.dataDuringCalls, logger: logger,
+                verdict: { path, detail in runtime.dataPathChanged(path, detail: detail) },
+                interfaceLost: { boundLink?.pathLost() })
+            // Before the port opens: the driver's first data status must find the supervisor listening.
+            afterStart.insert({ supervisor.start(modem: driver) }, at: 0)
+            teardown.append { supervisor.stop() }
+        }
         return AssembledDevice(runtime: runtime, simulation: sim, modemDriver: modem.driver,
-                               afterStart: modem.afterStart, teardown: modem.teardown + positionTeardown)
+                               afterStart: afterStart, teardown: teardown)
     }
 }

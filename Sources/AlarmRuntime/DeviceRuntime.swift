@@ -35,6 +35,7 @@ public final class DeviceRuntime: Sendable {
         var audioFrames = 0
         var audioFaults = 0
         var linkState = "unknown"
+        var dataPath = "unsupervised"
         var bootedAt: Instant = .origin
         var started = false
         var persistedSequence = 0
@@ -244,6 +245,12 @@ public final class DeviceRuntime: Sendable {
             inner.withLock { $0.linkState = "down (\(kind.rawValue))" }
             publish(.device, "report link down: \(kind.rawValue)")
         }
+    }
+
+    /// The data supervisor's verdict: the core decides what it means, status shows why.
+    public func dataPathChanged(_ path: DataPath, detail: String) {
+        inner.withLock { $0.dataPath = "\(path.rawValue) (\(detail))" }
+        post(.dataPath(path))
     }
 
     private func persistSequenceIfNeeded(_ next: Int) {

@@ -27,11 +27,19 @@ extension DeviceAssembly {
                               sim: inout SimWorld) throws(BoardError) -> AssembledModem {
         func problem(_ text: String) -> BoardError { BoardError(file: board.file, key: "roles.modem", problem: text) }
         let profileName = uri.query["profile"] ?? "quectel-ec25"
+        var dataCall = board.data?.call
+        if let file = board.data?.passwordFile {
+            dataCall?.password = try readSecretLine(file, board: board, key: "data.passwordFile", expected: "1-64 printable characters",
+                                                    valid: { (1...64).contains($0.count) && $0.allSatisfy { $0.isASCII && !$0.isNewline && $0 != "\"" } })
+        }
         guard let profile = ModemProfile.named(profileName) else {
             throw problem("unknown modem profile \"\(profileName)\" (expected one of \(ModemProfile.all.map(\.name).joined(separator: ", ")))")
         }
         switch uri.scheme {
         case "sim":
+            if board.data != nil {
+                throw BoardError(file: board.file, key: "data", problem: "a data connection needs an AT modem (\"pty:sim\" or \"serial:…\"), not \"sim:\"")
+            }
             let modem = SimModem(clock: clock, settings: board.simulation.modem)
             sim.modem = modem
             return AssembledModem(network: modem, calls: modem, sms: modem, alarmAware: nil, driver: nil,
@@ -49,7 +57,10 @@ extension DeviceAssembly {
                 throw problem("cannot open a pseudo-terminal for the modem emulator: \(error)")
             }
             sim.emulator = emulator
-            var modem = attachDriver(profile: profile, settings: .init(path: pty.devicePath), clock: clock, logger: logger,
+            var emulatedSettings = ATModemSettings()
+            emulatedSettings.data = dataCall
+            var modem = attachDriver(profile: profile, settings: .init(path: pty.devicePath), driverSettings: emulatedSettings,
+                                     clock: clock, logger: logger,
                                      powerLine: EmulatorPowerLine(emulator: emulator),
                                      dataAvailable: { emulator.registration.isRegistered })
             modem.teardown.append { pty.close() }
@@ -63,6 +74,7 @@ extension DeviceAssembly {
             let flow = uri.query["flow"] ?? "none"
             guard flow == "none" || flow == "rtscts" else { throw problem("flow: expected none or rtscts, got \(flow)") }
             var driverSettings = ATModemSettings()
+            driverSettings.data = dataCall
             if let pinFile = uri.query["pin"] { driverSettings.simPIN = try readPIN(pinFile, board: board) }
             switch uri.query["gnss"] {
             case nil, "off": break
@@ -92,6 +104,21 @@ extension DeviceAssembly {
 
 extension DeviceAssembly {
     /// The SIM PIN from its file: owned by the daemon's user, readable by nobody else, 4-8 digits.
+    /// A one-line secret (an APN password) from a file only the daemon's user can read.
+    static func readSecretLine(_ path: String, board: Board, key: String, expected: String,
+                               valid: (String) -> Bool) throws(BoardError) -> String {
+        let bytes: [UInt8]
+        do {
+            bytes = try SecretFile.read(path, limit: 256)
+        } catch {
+            throw BoardError(file: board.file, key: key, problem: "\(path): \(error.description)")
+        }
+        var text = String(decoding: bytes, as: UTF8.self)
+        while text.last?.isNewline == true { text.removeLast() }
+        guard valid(text) else { throw BoardError(file: board.file, key: key, problem: "\(path): expected \(expected)") }
+        return text
+    }
+
     static func readPIN(_ path: String, board: Board) throws(BoardError) -> String {
         func refuse(_ text: String) -> BoardError {
             BoardError(file: board.file, key: "roles.modem", problem: "PIN file \(path): \(text)")

@@ -36,6 +36,8 @@ public struct RuntimeStatus: Sendable, Codable, Hashable {
     public var charging: Bool?
     public var call: Call?
     public var reportLink: String
+    /// The data supervisor's verdict and its reason ("up (wwan0 10.64.1.2, LTE)").
+    public var dataPath: String
     public var pendingReports: Int
     public var alarmsRaised: Int
     public var counters: Counters
@@ -79,7 +81,7 @@ extension DeviceRuntime {
                 },
                 batteryPercent: state.power?.batteryPercent, charging: state.power?.charging,
                 call: state.call.map { RuntimeStatus.Call(id: "\($0.id)", number: $0.number, connected: $0.connected) },
-                reportLink: inner.linkState, pendingReports: state.outbox.count, alarmsRaised: state.alarmsRaised,
+                reportLink: inner.linkState, dataPath: inner.dataPath, pendingReports: state.outbox.count, alarmsRaised: state.alarmsRaised,
                 counters: state.counters, audioFrames: inner.audioFrames, audioFaults: inner.audioFaults)
         }
     }

@@ -43,9 +43,15 @@ public final class SimulatedCentre: Sendable {
     private let onReceive: @Sendable (Received) -> Void
     private let source = Mutex<SourceBox?>(nil)
 
-    public init(host: String = "127.0.0.1", port: UInt16, policy: Policy = Policy(),
+    public convenience init(host: String = "127.0.0.1", port: UInt16, policy: Policy = Policy(),
+                            onReceive: @escaping @Sendable (Received) -> Void = { _ in }) throws(Errno) {
+        try self.init(listener: try TCP.listen(host: host, port: port), policy: policy, onReceive: onReceive)
+    }
+
+    /// Serves a listener made elsewhere (e.g. inside a test's network namespace).
+    public init(listener: TCPListener, policy: Policy = Policy(),
                 onReceive: @escaping @Sendable (Received) -> Void = { _ in }) throws(Errno) {
-        listener = try TCP.listen(host: host, port: port)
+        self.listener = listener
         try listener.descriptor.setNonBlocking()
         self.port = listener.port
         state = Mutex(State(policy: policy))

@@ -22,6 +22,8 @@ public final class TCPReportLink: ReportLink {
         /// When the oldest frame not followed by any answer was sent; nil when everything sent was answered.
         var unansweredSince: Int64?
         var generation = 0
+        /// Sequences written on the current connection and not answered yet.
+        var inFlight: Set<Int> = []
     }
 
     private let host: String
@@ -32,6 +34,8 @@ public final class TCPReportLink: ReportLink {
     private let maximumIdle: Duration
     private let unansweredLimit: Duration
     private let acceptsCommands: Bool
+    /// The modem's network interface: sockets are bound to it, so no other interface can carry (or hide) the path.
+    private let interface: String?
     private let logger: Logger
     private let queue = DispatchQueue(label: "alarmd.report-link")
     private let relay = Mutex<(@Sendable (ReportLinkEvent) -> Void)?>(nil)
@@ -41,7 +45,8 @@ public final class TCPReportLink: ReportLink {
     /// take centre commands from it.
     public init(host: String, port: UInt16, deviceID: String, clock: any Clock, logger: Logger,
                 connectTimeout: Duration = .seconds(5), maximumIdle: Duration = .seconds(60),
-                unansweredLimit: Duration = .seconds(10), acceptsCommands: Bool) {
+                unansweredLimit: Duration = .seconds(10), acceptsCommands: Bool, interface: String? = nil) {
+        self.interface = interface
         self.unansweredLimit = unansweredLimit
         self.acceptsCommands = acceptsCommands
         self.host = host
@@ -64,7 +69,10 @@ public final class TCPReportLink: ReportLink {
                 let connection = try currentConnection()
                 try connection.send(frame)
                 let now = clock.now().milliseconds
-                state.withLock { $0.unansweredSince = $0.unansweredSince ?? now }
+                state.withLock {
+                    $0.unansweredSince = $0.unansweredSince ?? now
+                    $0.inFlight.insert(report.sequence)
+                }
             } catch {
                 logger.warning("report link send failed", metadata: ["endpoint": "\(host):\(port)", "error": "\(error)"])
                 dropConnection()
@@ -83,13 +91,15 @@ public final class TCPReportLink: ReportLink {
             if silent || unanswered {
                 state.connection = nil
                 state.unansweredSince = nil
+                state.inFlight.removeAll()
                 connection.close()
                 return nil
             }
             return connection
         }
         if let existing { return existing }
-        let descriptor = try TCP.connect(host: host, port: port, timeoutMilliseconds: connectTimeoutMilliseconds)
+        let descriptor = try TCP.connect(host: host, port: port, timeoutMilliseconds: connectTimeoutMilliseconds,
+                                         interface: interface)
         let generation = state.withLock { state -> Int in
             state.generation += 1
             state.decoder = StreamFramer(CentreMessageDecoder())
@@ -113,8 +123,12 @@ public final class TCPReportLink: ReportLink {
         }
         for message in messages {
             switch message {
-            case .success(.ack(let sequence)): emit(.outcome(sequence: sequence, .acknowledged))
-            case .success(.nak(let sequence)): emit(.outcome(sequence: sequence, .rejected))
+            case .success(.ack(let sequence)):
+                state.withLock { _ = $0.inFlight.remove(sequence) }
+                emit(.outcome(sequence: sequence, .acknowledged))
+            case .success(.nak(let sequence)):
+                state.withLock { _ = $0.inFlight.remove(sequence) }
+                emit(.outcome(sequence: sequence, .rejected))
             case .success(.command(let command)):
                 if acceptsCommands {
                     emit(.command(command))
@@ -136,6 +150,27 @@ public final class TCPReportLink: ReportLink {
         }
         guard current else { return }
         emit(.linkDown(error.map(Self.kind(of:)) ?? .notReady))
+    }
+
+    /// The interface under the link went away: the connection is dead even if the kernel has not noticed yet.
+    /// Frames waiting for an answer fail now, so the core resends or falls back at once instead of after a timeout.
+    public func pathLost() {
+        queue.async { [self] in
+            let (connection, lost) = state.withLock { state -> (StreamConnection?, Set<Int>) in
+                defer {
+                    state.connection = nil
+                    state.inFlight.removeAll()
+                    state.unansweredSince = nil
+                    state.generation += 1
+                }
+                return (state.connection, state.inFlight)
+            }
+            guard connection != nil || !lost.isEmpty else { return }
+            connection?.close()
+            logger.warning("report link closed: the data path is gone", metadata: ["unanswered": "\(lost.count)"])
+            emit(.linkDown(.notReady))
+            for sequence in lost.sorted() { emit(.outcome(sequence: sequence, .failed(.notReady))) }
+        }
     }
 
     private func dropConnection() {

@@ -1,3 +1,4 @@
+import ATModem
 import AlarmCore
 import HAL
 import ModemEmulator
@@ -57,6 +58,17 @@ public struct Haptics: Sendable, Hashable {
     }
 }
 
+/// The modem's data connection that the report link rides on (`data` in a board file).
+public struct DataSettings: Sendable {
+    public var call: DataCallSettings
+    /// The APN password's file (owner-only, like every secret); read at assembly, never logged.
+    public var passwordFile: String?
+    /// The modem's network interface (ECM/RNDIS/QMI) that the OS manages; nil when the board has none that
+    /// the daemon should bind to and watch.
+    public var interface: String?
+    public var dataDuringCalls: DataDuringCalls = .lteAndUMTS
+}
+
 /// A board file, read and checked. Everything a board can choose lives here.
 public struct Board: Sendable {
     public var file: String
@@ -73,6 +85,7 @@ public struct Board: Sendable {
     public var alarm: AlarmSettings
     public var haptics: Haptics
     public var simulation: SimulationSettings
+    public var data: DataSettings?
 
     public static func load(path: String) throws(BoardError) -> Board {
         let bytes: [UInt8]?

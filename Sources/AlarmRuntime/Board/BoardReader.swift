@@ -1,3 +1,4 @@
+import ATModem
 import AlarmCore
 import HAL
 import SimBackends
@@ -72,6 +73,12 @@ enum BoardReader {
             }
         }
 
+        var data: DataSettings?
+        if var d = try r.object("data") {
+            data = try readData(&d)
+            try d.rejectUnknownKeys()
+        }
+
         var simulation = SimulationSettings()
         if var s = try r.object("simulation") {
             if kind == .device { throw r.error("simulation", "not allowed on a board of kind \"device\"") }
@@ -82,7 +89,58 @@ enum BoardReader {
 
         return Board(file: r.file, name: name, kind: kind, deviceID: deviceID, silence: silence, roles: roles,
                      storagePath: storage, storageKeyPath: storageKey, controlSocketPath: control, alarm: alarm, haptics: haptics,
-                     simulation: simulation)
+                     simulation: simulation, data: data)
+    }
+
+    static func readData(_ d: inout ConfigReader) throws(BoardError) -> DataSettings {
+        let apn = try d.required("apn", "the access point name, e.g. \"internet.proximus.be\"") { (r, k) throws(BoardError) in try r.string(k) }
+        guard (1...100).contains(apn.utf8.count), apn.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-") }) else {
+            throw d.error("apn", "expected letters, digits, '.' and '-', got \"\(apn)\"")
+        }
+        var call = DataCallSettings(apn: apn)
+        if let text = try d.string("path"), text != "interface" {
+            throw d.error("path", text == "modem-stack"
+                ? "the modem's internal TCP/IP stack is not supported yet; use \"interface\" (the modem's USB network interface)"
+                : "expected \"interface\", got \"\(text)\"")
+        }
+        if let text = try d.string("auth") {
+            guard let auth = DataCallSettings.Authentication(rawValue: text) else {
+                throw d.error("auth", "expected one of none, pap, chap, got \"\(text)\"")
+            }
+            call.authentication = auth
+        }
+        if let text = try d.string("pdpType") {
+            guard let type = DataCallSettings.PDPType(rawValue: text.uppercased()) else {
+                throw d.error("pdpType", "expected one of IP, IPV6, IPV4V6, got \"\(text)\"")
+            }
+            call.pdpType = type
+        }
+        if let cid = try d.integer("cid", in: 1...15) { call.cid = cid }
+        if let text = try d.string("activation") {
+            guard let activation = DataCallSettings.Activation(rawValue: text) else {
+                throw d.error("activation", "expected \"3gpp\" (AT+CGACT) or \"vendor\" (the modem profile's data-call command), got \"\(text)\"")
+            }
+            call.activation = activation
+        }
+        call.user = try d.string("user")
+        let passwordFile = try d.string("passwordFile")
+        if call.authentication != .none, call.user == nil || passwordFile == nil {
+            throw d.error(call.user == nil ? "user" : "passwordFile", "missing (auth \"\(call.authentication.rawValue)\" needs user and passwordFile)")
+        }
+        var settings = DataSettings(call: call, passwordFile: passwordFile)
+        if let name = try d.string("interface") {
+            guard (1...15).contains(name.utf8.count), name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }) else {
+                throw d.error("interface", "expected a network interface name such as \"wwan0\" (1-15 characters), got \"\(name)\"")
+            }
+            settings.interface = name
+        }
+        if let text = try d.string("dataDuringCalls") {
+            guard let policy = DataDuringCalls(rawValue: text) else {
+                throw d.error("dataDuringCalls", "expected one of \(DataDuringCalls.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(text)\"")
+            }
+            settings.dataDuringCalls = policy
+        }
+        return settings
     }
 
     static func phoneNumbers(_ r: inout ConfigReader, _ key: String) throws(BoardError) -> [String]? {
@@ -113,6 +171,14 @@ enum BoardReader {
         if let v = try a.duration("reportAckTimeout", minimum: .milliseconds(100)) { s.reportAckTimeout = v }
         if let v = try a.duration("reportRetryInitialDelay") { s.reportRetryInitialDelay = v }
         if let v = try a.duration("reportRetryMaxDelay") { s.reportRetryMaxDelay = v }
+        if let v = try a.string("smsNumber") {
+            let digits = v.hasPrefix("+") ? v.dropFirst() : Substring(v)
+            guard (2...20).contains(digits.count), digits.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+                throw a.error("smsNumber", "expected the centre's SMS number such as \"+3292000199\", got \"\(v)\"")
+            }
+            s.smsFallbackNumber = v
+        }
+        if let v = try a.duration("positionSMSInterval", minimum: .seconds(10)) { s.positionSMSInterval = v }
         if let v = try a.duration("trackingInterval", minimum: .seconds(1)) { s.trackingInterval = v }
         if let v = try a.duration("trackingDuration", minimum: .seconds(1)) { s.trackingDuration = v }
         if let v = try a.duration("callbackWindow", minimum: .zero) { s.callbackWindow = v }

@@ -23,6 +23,7 @@ public enum StatusText {
         }
         if let battery = s.batteryPercent { row("battery", "\(battery)%" + (s.charging == true ? ", charging" : "")) }
         if let call = s.call { row("call", "\(call.id) \(call.number ?? "?") \(call.connected ? "connected" : "setting up")") }
+        row("data path", s.dataPath)
         row("report link", "\(s.reportLink), \(s.pendingReports) report(s) awaiting acknowledgement")
         let c = s.counters
         row("counters", "alarms \(s.alarmsRaised), reports sent \(c.reportsSent) / acknowledged \(c.reportsAcknowledged) / resent \(c.reportResends), calls placed \(c.callsPlaced) / connected \(c.callsConnected) / rejected \(c.callsRejected)")
