@@ -37,6 +37,9 @@ public struct SimControl: Sendable {
         modem-garbage [COUNT]        noise bytes on the emulated AT line
         modem-urc LINE               a URC inside the emulated modem's next response
         modem-transcript [N]         the last N lines of the emulated modem's AT transcript
+        data-drop                    the network tears the data connection down (+CGEV; modem "pty:sim")
+        cell gsm|umts|lte            the serving cell's technology (a 2G cell holds data during calls)
+        ims on|off                   IMS voice in the emulated modem (off: calls fall back to 2G, data held)
         """
 
     public func perform(_ arguments: [String]) throws(Failure) -> String {
@@ -130,6 +133,18 @@ public struct SimControl: Sendable {
             guard !rest.isEmpty else { throw Failure("expected a URC line, e.g. RING") }
             try need(world.emulator, "modem (pty:sim)").injectURCInNextResponse(rest.joined(separator: " "))
             return "URC queued"
+        case "data-drop":
+            try need(world.emulator, "modem (pty:sim)").deactivateContext()
+            return "data connection torn down by the network"
+        case "cell":
+            let technologies = ["gsm": 0, "umts": 2, "lte": 7]
+            guard let name = rest.first, let act = technologies[name] else { throw Failure("expected gsm, umts or lte") }
+            try need(world.emulator, "modem (pty:sim)").setAccessTechnology(act)
+            return "serving cell is now \(name)"
+        case "ims":
+            guard let value = rest.first, value == "on" || value == "off" else { throw Failure("expected on or off") }
+            try need(world.emulator, "modem (pty:sim)").setIMS(value == "on")
+            return "IMS \(value)"
         case "modem-transcript":
             let count = rest.first.flatMap { Int($0) } ?? 40
             return try need(world.emulator, "modem (pty:sim)").transcript.suffix(max(1, count)).joined(separator: "\n")
