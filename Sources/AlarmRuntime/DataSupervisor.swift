@@ -22,6 +22,8 @@ public final class DataSupervisor: Sendable {
         var modem = ModemDataStatus(contextActive: false)
         var interface: InterfaceState?
         var verdict: DataPath?
+        /// The interface could not be watched: judge by the modem's context alone rather than call IP dead.
+        var interfaceUnwatched = false
     }
 
     let interfaceName: String?
@@ -54,7 +56,10 @@ public final class DataSupervisor: Sendable {
             try watcher.start()
             self.watcher.withLock { $0 = watcher }
         } catch {
-            logger.error("cannot watch the modem's network interface", metadata: ["interface": "\(name)", "error": "\(error)"])
+            logger.error("cannot watch the modem's network interface; judging the data path by the modem alone",
+                         metadata: ["interface": "\(name)", "error": "\(error)"])
+            state.withLock { $0.interfaceUnwatched = true }
+            judge()
         }
     }
 
@@ -83,7 +88,8 @@ public final class DataSupervisor: Sendable {
 
     func judge() {
         let decided = state.withLock { s -> (DataPath, String)? in
-            let (path, detail) = Self.verdict(modem: s.modem, interface: s.interface, name: interfaceName,
+            let (path, detail) = Self.verdict(modem: s.modem, interface: s.interface,
+                                              name: s.interfaceUnwatched ? nil : interfaceName,
                                               dataDuringCalls: dataDuringCalls)
             guard path != s.verdict else { return nil }
             s.verdict = path
@@ -92,7 +98,7 @@ public final class DataSupervisor: Sendable {
         if let (path, detail) = decided { verdictSink(path, detail) }
     }
 
-    static func verdict(modem: ModemDataStatus, interface: InterfaceState?, name: String?,
+    public static func verdict(modem: ModemDataStatus, interface: InterfaceState?, name: String?,
                         dataDuringCalls: DataDuringCalls) -> (DataPath, String) {
         let technology = modem.technology.rawValue
         if modem.inVoiceCall && holdsData(modem.technology, dataDuringCalls) {
