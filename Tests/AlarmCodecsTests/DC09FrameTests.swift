@@ -72,3 +72,44 @@ import Testing
         #expect(DC09Timestamp.parse("garbage") == nil)
     }
 }
+
+@Suite struct DC09MessageTests {
+    let account = DC09Account(receiver: "F3", prefix: "77", account: "1234")
+
+    @Test func bodyMatchesTheKnownExample() throws {
+        let message = DC09Message(kind: .siaDCS, sequence: 1, account: account, data: "#1234|NRR|Atest", timestamp: nil)
+        #expect(try DC09Frame.wrap(message.body) == Array("\nF4D20029\"SIA-DCS\"0001RF3L77#1234[#1234|NRR|Atest]\r".utf8))
+        let null = DC09Message(kind: .siaDCS, sequence: 1, account: DC09Account(receiver: nil, prefix: "0", account: "1234"),
+                               data: "", timestamp: nil)
+        #expect(try DC09Frame.wrap(null.body) == Array("\n96ED0016\"SIA-DCS\"0001L0#1234[]\r".utf8))
+    }
+
+    @Test func encryptedHeadAndTail() {
+        let t = WallTime(millisecondsSince1970: 1_758_731_201_000)
+        let message = DC09Message(kind: .contactID, sequence: 42, account: account, data: "#1234|1122 00 001",
+                                  extended: ["X4.351721", "Y50.850346"], timestamp: t)
+        #expect(message.head(encrypted: true) == "\"*ADM-CID\"0042RF3L77#1234")
+        #expect(message.tail == "[#1234|1122 00 001][X4.351721][Y50.850346]_16:26:41,09-24-2025")
+    }
+
+    @Test func accountFieldsAreChecked() {
+        #expect(account.problem == nil)
+        #expect(DC09Account(receiver: "1234567", prefix: "1", account: "123").problem?.hasPrefix("receiver") == true)
+        #expect(DC09Account(receiver: nil, prefix: "G", account: "123").problem?.hasPrefix("prefix") == true)
+        #expect(DC09Account(receiver: nil, prefix: "1", account: "12").problem?.hasPrefix("account") == true)
+    }
+
+    @Test func responses() throws {
+        let nak = try DC09Frame.unwrap(Array("\nE4410025\"NAK\"0000R0L0A0[]_16:20:01,09-24-2025\r".utf8))
+        let parsed = DC09Response.parse(nak)
+        #expect(parsed?.kind == .nak)
+        #expect(parsed?.sequence == 0)
+        #expect(parsed?.timestamp == DC09Timestamp.parse("_16:20:01,09-24-2025"))
+        #expect(DC09Response.parse(Array("\"ACK\"0042RF3L77#1234[]".utf8)) == DC09Response(kind: .ack, encrypted: false, sequence: 42, timestamp: nil))
+        #expect(DC09Response.parse(Array("\"*ACK\"0042RF3L77#1234[8F3A]".utf8))?.encrypted == true)
+        #expect(DC09Response.parse(Array("\"DUH\"0007R0L0#1234[]".utf8))?.kind == .duh)
+        #expect(DC09Response.parse(Array("\"WHAT\"0007".utf8)) == nil)
+        #expect(DC09Response.parse(Array("\"ACK\"07".utf8)) == nil)
+        #expect(DC09Response.parse(Array("garbage".utf8)) == nil)
+    }
+}
