@@ -56,6 +56,9 @@ let package = Package(
                 swiftSettings: strict),
         // Every target names each module it imports: SwiftPM rebuilds a target when a *declared* dependency
         // changes; a module reached only transitively once left a stale struct layout behind (a crash).
+        // SIA DC-09 message security: AES-CBC (swift-crypto's CryptoExtras, FoundationEssentials only).
+        .target(name: "DC09", dependencies: ["AlarmCodecs", "AlarmCore", .product(name: "Crypto", package: "swift-crypto"),
+                                             .product(name: "CryptoExtras", package: "swift-crypto")], swiftSettings: strict),
         .target(name: "SimCentre", dependencies: ["AlarmCodecs", "AlarmCore", "PosixIO"], swiftSettings: strict),
         // Helpers of the simulation tools (not firmware): a real gpsd replaying an NMEA log.
         .target(name: "SimTools", dependencies: ["PosixIO"], swiftSettings: strict),
@@ -85,7 +88,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
 
         .testTarget(name: "AlarmCoreTests", dependencies: ["AlarmCore"]),
-        .testTarget(name: "AlarmCodecsTests", dependencies: ["AlarmCodecs", "AlarmCore", "PosixIO"]),
+        .testTarget(name: "AlarmCodecsTests", dependencies: ["AlarmCodecs", "AlarmCore", "PosixIO", "DC09"]),
         .testTarget(name: "PosixIOTests", dependencies: ["PosixIO", "ModemTestSupport"]),
         // Shared by the test targets: the driver on an emulated line, and event collectors.
         .target(name: "ModemTestSupport", dependencies: [
