@@ -52,3 +52,55 @@ import Testing
         #expect((try? DC09Key(text: String(repeating: "0F", count: 32), encoding: .binaryHex))?.bits == 256)
     }
 }
+
+@Suite struct DC09ComposerTests {
+    let account = DC09Account(receiver: "1", prefix: "1", account: "A1234")
+    let now = WallTime(millisecondsSince1970: 1_795_000_000_000)
+
+    func report(_ kind: ReportKind, position: Bool = true) -> Report {
+        var fix = Fix(latitude: 50.850346, longitude: 4.351721, horizontalAccuracy: 8.4,
+                      fixTime: WallTime(millisecondsSince1970: 1_794_999_997_000))
+        fix.altitude = 61.25
+        return Report(sequence: 9, kind: kind, alarmNumber: 3, position: position ? fix : nil, positionAge: .seconds(3),
+                      previousPositions: [], cell: CellInfo(mcc: 206, mnc: 1, areaCode: 0x3E9, cellID: 0x1A2B3C, accessTechnology: "LTE"))
+    }
+
+    @Test func alarmInSIADCSCarriesPositionAndDetail() {
+        let composer = DC09Composer(account: account, format: .siaDCS, deviceID: "BE-1")
+        let message = composer.message(for: report(.alarm), now: now, battery: 87, signal: 21)
+        #expect(message.kind == .siaDCS)
+        #expect(message.data == "#A1234|Nri1/HA")
+        #expect(message.extended == ["X+4.351721", "Y+50.850346", "Z61.3", "H\(String(DC09Timestamp.format(report(.alarm).position!.fixTime).dropFirst()))",
+                                     "Idev=BE-1;alarm=3;kind=alarm;src=G;rd=8;age=3;cell=206-1-3E9-1A2B3C-LTE;bat=87;sig=21"])
+        #expect(message.timestamp == now)
+        for block in message.extended where block.first == "X" || block.first == "Y" { #expect(block.count - 1 <= 12) }
+    }
+
+    @Test(arguments: [(ReportKind.alarm, "HA", "1122"), (.positionUpdate, "HS", "1122"), (.cancelRequested, "OC", "1406"),
+                      (.trackingEnded, "HR", "3122"), (.emergencyCallPlaced, "QA", "1101")])
+    func everyKindHasACode(kind: ReportKind, siaCode: String, contactID: String) {
+        let sia = DC09Composer(account: account, format: .siaDCS, deviceID: "BE-1").message(for: report(kind), now: now)
+        #expect(sia.kind == .siaDCS)
+        #expect(sia.data == "#A1234|Nri1/\(siaCode)")
+        let cid = DC09Composer(account: account, format: .contactID, deviceID: "BE-1").message(for: report(kind), now: now)
+        if kind == .positionUpdate {
+            #expect(cid.kind == .siaDCS, "positions always travel as SIA-DCS")
+        } else {
+            #expect(cid.kind == .contactID)
+            #expect(cid.data == "#A1234|\(contactID) 01 003")
+            #expect(cid.extended.isEmpty)
+        }
+    }
+
+    @Test func noPositionSaysSo() {
+        let message = DC09Composer(account: account, format: .siaDCS, deviceID: "BE-1").message(for: report(.alarm, position: false), now: now)
+        #expect(message.extended.count == 1)
+        #expect(message.extended[0].contains("src=none"))
+    }
+
+    @Test func degreesFormatting() {
+        #expect(DC09Composer.degrees(-0.1277583) == "-0.127758")
+        #expect(DC09Composer.degrees(179.9999999) == "+180.000000")
+        #expect(DC09Composer.degrees(0) == "+0.000000")
+    }
+}
