@@ -20,7 +20,7 @@ public struct DC09EventCode: Sendable, Hashable {
     /// A follow-up of the hold-up alarm (supervisory): a new position, not a new alarm.
     public static let positionUpdate = DC09EventCode(sia: "HS", contactIDQualifier: 1, contactIDEvent: 122)
     public static let cancel = DC09EventCode(sia: "OC", contactIDQualifier: 1, contactIDEvent: 406)
-    public static let alarmEnded = DC09EventCode(sia: "HR", contactIDQualifier: 3, contactIDEvent: 122)
+    public static let alarmEnded = DC09EventCode(sia: "HH", contactIDQualifier: 3, contactIDEvent: 122)
     public static let emergencyCall = DC09EventCode(sia: "QA", contactIDQualifier: 1, contactIDEvent: 101)
 
     public static func code(for kind: ReportKind) -> DC09EventCode {
