@@ -70,6 +70,7 @@ enum Socket {
     }
 
     static let stream = Int32(SOCK_STREAM.rawValue)
+    static let datagram = Int32(SOCK_DGRAM.rawValue)
 
     /// Connects and waits for completion within `deadline`, for blocking and
     /// non-blocking sockets alike. An interrupted connect(2) keeps going in

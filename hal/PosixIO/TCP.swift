@@ -104,13 +104,13 @@ public enum TCP {
     /// The kernel silently truncates a longer name to IFNAMSIZ - 1 bytes,
     /// which could bind to a different device, and an empty name means
     /// "unbind"; neither may pass for a device that does not exist.
-    private static func validateInterfaceName(_ name: String) throws(Errno) {
+    static func validateInterfaceName(_ name: String) throws(Errno) {
         if name.isEmpty || name.utf8.count >= Int(IFNAMSIZ) || name.utf8.contains(0) {
             throw .noSuchDevice
         }
     }
 
-    private static func bindToDevice(_ fd: FileDescriptor, _ name: String) throws(Errno) {
+    static func bindToDevice(_ fd: FileDescriptor, _ name: String) throws(Errno) {
         // errno is captured inside the closure: withCString may free a
         // temporary copy on the way out.
         let (result, error) = name.withCString { pointer in
@@ -122,7 +122,7 @@ public enum TCP {
         }
     }
 
-    private static func boundPort(_ fd: FileDescriptor) throws(Errno) -> UInt16 {
+    static func boundPort(_ fd: FileDescriptor) throws(Errno) -> UInt16 {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         _ = try withUnsafeMutablePointer(to: &storage) { (pointer) throws(Errno) -> Int32 in
@@ -140,15 +140,16 @@ public enum TCP {
         }
     }
 
-    private static func withResolvedAddresses<R>(
+    static func withResolvedAddresses<R>(
         host: String,
         port: UInt16,
         passive: Bool,
+        socketType: Int32 = Socket.stream,
         _ body: (UnsafeMutablePointer<addrinfo>) throws(Errno) -> R
     ) throws(Errno) -> R {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
-        hints.ai_socktype = Socket.stream
+        hints.ai_socktype = socketType
         hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0)
         var result: UnsafeMutablePointer<addrinfo>?
         var status: Int32
