@@ -49,4 +49,6 @@ public enum ReportOutcome: Sendable, Hashable, Codable {
     case rejected
     /// The link could not carry it (no data path, connection refused …).
     case failed(FaultKind)
+    /// The receiver cannot process this frame at all (DC-09 DUH): resending will not help.
+    case refused
 }

@@ -66,6 +66,19 @@ extension Transition {
         case .rejected, .failed:
             effects.append(.cancelTimer(.reportAck(sequence)))
             scheduleRetry(sequence)
+        case .refused:
+            // Final for IP: no resend loop. What must arrive goes by SMS; a position is simply superseded.
+            effects.append(.cancelTimer(.reportAck(sequence)))
+            effects.append(.cancelTimer(.reportRetry(sequence)))
+            guard pending.report.kind != .positionUpdate, settings.smsFallbackNumber != nil else {
+                state.outbox[sequence] = nil
+                return
+            }
+            var refused = pending
+            refused.refused = true
+            refused.awaitingAnswer = false
+            state.outbox[sequence] = refused
+            sendBySMS(sequence)
         }
     }
 
@@ -97,7 +110,7 @@ extension Transition {
 
     /// Resends, oldest first, every report waiting out a retry backoff (the data path is back).
     mutating func flushOutbox() {
-        let waiting = state.outbox.values.filter { !$0.awaitingAnswer }.sorted { $0.order < $1.order }
+        let waiting = state.outbox.values.filter { !$0.awaitingAnswer && !$0.refused }.sorted { $0.order < $1.order }
         for pending in waiting {
             effects.append(.cancelTimer(.reportRetry(pending.report.sequence)))
             resend(pending.report.sequence)
@@ -105,7 +118,7 @@ extension Transition {
     }
 
     mutating func resend(_ sequence: Int) {
-        guard var pending = state.outbox[sequence] else { return }
+        guard var pending = state.outbox[sequence], !pending.refused else { return }
         pending.awaitingAnswer = true
         pending.attempts += 1
         state.outbox[sequence] = pending
@@ -117,8 +130,9 @@ extension Transition {
     mutating func smsOutcome(_ sequence: Int, accepted: Bool) {
         guard var pending = state.outbox[sequence] else { return }
         if accepted {
-            // The IP report stays in the outbox: the centre's system still needs it.
+            // The IP report stays in the outbox (the centre's system still needs it), unless IP refused it for good.
             if let alarm, alarm.number == pending.report.alarmNumber { markDelivered(.sms) }
+            if pending.refused { state.outbox[sequence] = nil }
         } else {
             pending.smsSent = false
             state.outbox[sequence] = pending

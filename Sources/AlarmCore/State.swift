@@ -70,6 +70,8 @@ public struct PendingReport: Sendable, Hashable {
     /// Sent and waiting for the answer; false while it waits out a retry backoff.
     public var awaitingAnswer = true
     public var smsSent = false
+    /// The receiver said it cannot process it (DUH): never resent over IP.
+    public var refused = false
 }
 
 public struct ActiveAlarm: Sendable, Hashable {

@@ -59,6 +59,7 @@ extension DeviceRuntime {
             case .acknowledged: publish(.reportAck, "report #\(sequence) acknowledged by the centre")
             case .rejected: publish(.reportFailed, "report #\(sequence) rejected by the centre")
             case .failed(let kind): publish(.reportFailed, "report #\(sequence) not sent: \(kind.rawValue)")
+            case .refused: publish(.reportFailed, "report #\(sequence) refused by the receiver (cannot process it): not resent over IP")
             }
         case .sms(let sequence, let accepted):
             publish(.sms, "fallback SMS for report #\(sequence) \(accepted ? "accepted by the network" : "refused")")

@@ -117,3 +117,37 @@ extension Array where Element == Effect {
         #expect(h.all.smsReports.count == before)
     }
 }
+
+@Suite struct RefusedReportTests {
+    @Test func refusedAlarmGoesBySMSAndIsNeverResentOverIP() {
+        var h = Harness { $0.smsFallbackNumber = "+3292000999" }
+        h.send(.network(NetworkStatus(registration: .home)))
+        h.trigger()
+        let alarm = h.all.reports[0].sequence
+        h.send(.report(sequence: alarm, .refused))
+        #expect(h.effects.smsReports.map(\.sequence) == [alarm])
+        #expect(h.timers[.reportAck(alarm)] == nil && h.timers[.reportRetry(alarm)] == nil)
+        // Another report's ACK flushes the outbox: the refused one stays out of it.
+        _ = h.advance(.seconds(10))
+        let update = h.all.reports.last!.sequence
+        let flushed = h.send(.report(sequence: update, .acknowledged)).reports
+        #expect(!flushed.contains { $0.sequence == alarm })
+        h.send(.sms(sequence: alarm, accepted: true))
+        #expect(h.state.outbox[alarm] == nil)
+        #expect(h.state.activeAlarm?.delivered == true)
+    }
+
+    @Test func refusedPositionIsDropped() {
+        var h = Harness { $0.smsFallbackNumber = "+3292000999" }
+        h.send(.network(NetworkStatus(registration: .home)))
+        h.send(.fix(brussels))
+        h.trigger()
+        h.send(.report(sequence: h.all.reports[0].sequence, .acknowledged))
+        _ = h.advance(.seconds(10))
+        let update = h.all.reports.last!
+        #expect(update.kind == .positionUpdate)
+        h.send(.report(sequence: update.sequence, .refused))
+        #expect(h.state.outbox[update.sequence] == nil)
+        #expect(h.effects.smsReports.isEmpty)
+    }
+}
