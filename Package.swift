@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "PosixIO", path: "hal/PosixIO", swiftSettings: strict),
         .target(name: "HAL", dependencies: ["AlarmCore"], path: "hal/HAL", swiftSettings: strict),
         .target(name: "SimBackends", dependencies: ["HAL", "AlarmCore"], path: "hal/SimBackends", swiftSettings: strict),
-        .target(name: "LinuxBackends", dependencies: ["HAL", "AlarmCore", "AlarmCodecs", "PosixIO",
+        .target(name: "LinuxBackends", dependencies: ["HAL", "AlarmCore", "AlarmCodecs", "PosixIO", "DC09",
                                                      .product(name: "Logging", package: "swift-log")],
                 path: "hal/LinuxBackends", swiftSettings: strict),
 
