@@ -102,7 +102,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "AlarmRuntimeTests", dependencies: [
             "AlarmRuntime", "AlarmCore", "HAL", "SimBackends", "LinuxBackends", "SimCentre", "PosixIO",
-            "ATModem", "ModemEmulator", "ModemTestSupport", "SecureStore", "AlarmCodecs",
+            "ATModem", "ModemEmulator", "ModemTestSupport", "SecureStore", "AlarmCodecs", "DC09",
             .product(name: "Logging", package: "swift-log")]),
     ],
     swiftLanguageModes: [.v6]

@@ -71,6 +71,12 @@ public final class DC09ReportLink: ReportLink {
         var random = SystemRandomNumberGenerator()
         var battery: Int?
         var signal: Int?
+        /// TCP is stop-and-wait: the frame awaiting its answer on the connection of this generation. Many receivers
+        /// (pysiaalarm among them) parse each read on its own, so a second frame sent behind the first can arrive
+        /// split across two reads and be lost.
+        var outstanding: (sequence: Int, generation: Int)?
+        /// Frames waiting for the outstanding one to be answered, oldest first, one per sequence.
+        var waiting: [Report] = []
     }
 
     let settings: DC09LinkSettings
@@ -107,6 +113,17 @@ public final class DC09ReportLink: ReportLink {
     /// Runs on `queue`.
     func transmit(_ report: Report, becauseOfNAK: Bool) {
         let sequence = report.sequence
+        let queued = state.withLock { s -> Bool in
+            guard settings.endpoints[s.endpoint].transport == .tcp, let outstanding = s.outstanding,
+                  outstanding.generation == s.generation, s.connection != nil, outstanding.sequence != sequence else { return false }
+            if let index = s.waiting.firstIndex(where: { $0.sequence == sequence }) {
+                s.waiting[index] = report
+            } else {
+                s.waiting.append(report)
+            }
+            return true
+        }
+        if queued { return }
         // The same frame still unanswered: the core's timeout says the receiver is silent.
         let failover = state.withLock { s -> Bool in
             guard !becauseOfNAK, var entry = s.inFlight[sequence], entry.endpoint == s.endpoint else { return false }
@@ -132,6 +149,7 @@ public final class DC09ReportLink: ReportLink {
                 if entry.endpoint != endpoint { entry.endpoint = endpoint; entry.unanswered = 0 }
                 entry.report = report
                 s.inFlight[sequence] = entry
+                if settings.endpoints[endpoint].transport == .tcp { s.outstanding = (sequence, s.generation) }
             }
         } catch {
             logger.warning("DC-09 send failed", metadata: ["receiver": "\(currentEndpoint)", "error": "\(error)"])
@@ -225,7 +243,18 @@ public final class DC09ReportLink: ReportLink {
         }
     }
 
+    /// The outstanding frame is answered (or given up): the next waiting one goes.
+    func sendNext(after sequence: Int?) {
+        let next = state.withLock { s -> Report? in
+            if let sequence, s.outstanding?.sequence != sequence { return nil }
+            s.outstanding = nil
+            return s.waiting.isEmpty ? nil : s.waiting.removeFirst()
+        }
+        if let next { transmit(next, becauseOfNAK: false) }
+    }
+
     func answer(_ response: DC09Response) {
+        defer { if response.kind != .nak { sendNext(after: response.sequence) } }
         switch response.kind {
         case .ack:
             let known = state.withLock { $0.inFlight.removeValue(forKey: response.sequence) != nil }
@@ -266,14 +295,17 @@ public final class DC09ReportLink: ReportLink {
         case .resend(let reports):
             logger.notice("receiver's clock differs from ours: timestamps corrected",
                           metadata: ["offset": "\(state.withLock { $0.clockOffsetMilliseconds }) ms"])
+            state.withLock { $0.outstanding = nil }
             for report in reports { transmit(report, becauseOfNAK: true) }
         case .refuseCorrection(let offset):
             logger.error("NAK claims a clock far from ours; not corrected (a NAK is unauthenticated)",
                          metadata: ["offset": "\(offset / 1000) s"])
             let sequences = state.withLock { Array($0.inFlight.keys) }
             for sequence in sequences.sorted() { emit(.outcome(sequence: sequence, .rejected)) }
+            sendNext(after: nil)
         case .reject(let sequences):
             for sequence in sequences { emit(.outcome(sequence: sequence, .rejected)) }
+            sendNext(after: nil)
         }
     }
 
@@ -285,6 +317,8 @@ public final class DC09ReportLink: ReportLink {
         }
         guard current else { return }
         emit(.linkDown(error.map(TCPReportLink.kind(of:)) ?? .notReady))
+        // What waited behind the lost connection's frame goes on a fresh one.
+        sendNext(after: nil)
     }
 
     func dropConnection() {
@@ -299,8 +333,12 @@ public final class DC09ReportLink: ReportLink {
     public func pathLost() {
         queue.async { [self] in
             let lost = state.withLock { s -> [Int] in
-                defer { s.inFlight.removeAll() }
-                return s.inFlight.keys.sorted()
+                defer {
+                    s.inFlight.removeAll()
+                    s.waiting.removeAll()
+                    s.outstanding = nil
+                }
+                return Set(s.inFlight.keys).union(s.waiting.map(\.sequence)).sorted()
             }
             dropConnection()
             emit(.linkDown(.notReady))
