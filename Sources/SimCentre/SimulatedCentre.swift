@@ -61,18 +61,26 @@ public final class SimulatedCentre: Sendable {
     public func start() {
         let readSource = DispatchSource.makeReadSource(fileDescriptor: listener.descriptor.rawValue, queue: queue)
         readSource.setEventHandler { [self] in acceptPending() }
+        // Closed only once cancelled (see DC09Receiver.start: an early close lets the number be reused while
+        // libdispatch still unregisters it).
+        let listening = listener.descriptor
+        readSource.setCancelHandler { try? listening.close() }
         source.withLock { $0 = SourceBox(source: readSource) }
         readSource.resume()
     }
 
     public func stop() {
-        source.withLock { $0?.source.cancel(); $0 = nil }
+        let started = source.withLock { box -> Bool in
+            defer { box = nil }
+            box?.source.cancel()
+            return box != nil
+        }
         let connections = state.withLock { state in
             defer { state.connections.removeAll() }
             return state.connections
         }
         for connection in connections { connection.close() }
-        try? listener.descriptor.close()
+        if !started { try? listener.descriptor.close() }
     }
 
     public var received: [Received] { state.withLock { $0.received } }
