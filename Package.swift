@@ -51,7 +51,7 @@ let package = Package(
 
         .target(name: "AlarmRuntime",
                 dependencies: ["AlarmCore", "AlarmCodecs", "HAL", "SimBackends", "LinuxBackends", "PosixIO",
-                               "ATModem", "ModemEmulator", "GPSD", "SecureStore",
+                               "ATModem", "ModemEmulator", "GPSD", "SecureStore", "DC09",
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
         // Every target names each module it imports: SwiftPM rebuilds a target when a *declared* dependency
@@ -59,7 +59,7 @@ let package = Package(
         // SIA DC-09 message security: AES-CBC (swift-crypto's CryptoExtras, FoundationEssentials only).
         .target(name: "DC09", dependencies: ["AlarmCodecs", "AlarmCore", .product(name: "Crypto", package: "swift-crypto"),
                                              .product(name: "CryptoExtras", package: "swift-crypto")], swiftSettings: strict),
-        .target(name: "SimCentre", dependencies: ["AlarmCodecs", "AlarmCore", "PosixIO"], swiftSettings: strict),
+        .target(name: "SimCentre", dependencies: ["AlarmCodecs", "AlarmCore", "PosixIO", "DC09"], swiftSettings: strict),
         // Helpers of the simulation tools (not firmware): a real gpsd replaying an NMEA log.
         .target(name: "SimTools", dependencies: ["PosixIO"], swiftSettings: strict),
 

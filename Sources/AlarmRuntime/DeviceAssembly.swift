@@ -94,7 +94,7 @@ public enum DeviceAssembly {
         }
 
         let reportLink: any ReportLink
-        var tcpLink: TCPReportLink?
+        var pathLost: (@Sendable () -> Void)?
         guard let linkURI = uri(.reportLink) else { throw BoardError(file: board.file, key: "roles.reportLink", problem: "missing") }
         switch linkURI.scheme {
         case "tcp":
@@ -106,13 +106,17 @@ public enum DeviceAssembly {
                                      logger: logger, maximumIdle: .seconds(60),
                                      unansweredLimit: board.alarm.reportAckTimeout,
                                      acceptsCommands: board.kind != .device, interface: board.data?.interface)
-            tcpLink = link
+            pathLost = { link.pathLost() }
+            reportLink = link
+        case "dc09+tcp", "dc09+udp":
+            let link = try assembleDC09Link(board, linkURI, clock: clock, logger: logger)
+            pathLost = { link.pathLost() }
             reportLink = link
         case "sim":
             let link = SimReportLink(clock: clock, dataAvailable: modem.dataAvailable)
             sim.reportLink = link
             reportLink = link
-        default: throw unsupported(.reportLink, linkURI, "\"tcp://HOST:PORT\" or \"sim:\"")
+        default: throw unsupported(.reportLink, linkURI, "\"dc09+tcp://HOST:PORT\", \"dc09+udp://HOST:PORT\", \"tcp://HOST:PORT\" or \"sim:\"")
         }
 
         var audio: (any AudioCapture)?
@@ -185,11 +189,11 @@ public enum DeviceAssembly {
         var afterStart = modem.afterStart
         var teardown = modem.teardown + positionTeardown
         if let data = board.data, let driver = modem.driver {
-            let boundLink = tcpLink
+            let boundLink = pathLost
             let supervisor = DataSupervisor(
                 interface: data.interface, dataDuringCalls: data.dataDuringCalls, logger: logger,
                 verdict: { path, detail in runtime.dataPathChanged(path, detail: detail) },
-                interfaceLost: { boundLink?.pathLost() })
+                interfaceLost: { boundLink?() })
             // Before the port opens: the driver's first data status must find the supervisor listening.
             afterStart.insert({ supervisor.start(modem: driver) }, at: 0)
             teardown.append { supervisor.stop() }

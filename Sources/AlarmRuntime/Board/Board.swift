@@ -69,6 +69,19 @@ public struct DataSettings: Sendable {
     public var dataDuringCalls: DataDuringCalls = .lteAndUMTS
 }
 
+/// How reports are written for the receiving centre (`reporting` in a board file; docs/reporting.md).
+public struct ReportingSettings: Sendable {
+    public var format: String = "SIA-DCS"
+    public var receiver: String?
+    public var prefix: String
+    public var account: String
+    /// nil: frames go in clear (simulator boards that say `encryption: "none"`).
+    public var keyFile: String?
+    public var keyEncoding: String = "ascii-hex"
+    /// The secondary receiver, `dc09+tcp://HOST:PORT` or `dc09+udp://HOST:PORT`.
+    public var secondary: PortURI?
+}
+
 /// A board file, read and checked. Everything a board can choose lives here.
 public struct Board: Sendable {
     public var file: String
@@ -86,6 +99,7 @@ public struct Board: Sendable {
     public var haptics: Haptics
     public var simulation: SimulationSettings
     public var data: DataSettings?
+    public var reporting: ReportingSettings?
 
     public static func load(path: String) throws(BoardError) -> Board {
         let bytes: [UInt8]?

@@ -79,6 +79,15 @@ enum BoardReader {
             try d.rejectUnknownKeys()
         }
 
+        var reporting: ReportingSettings?
+        if var rep = try r.object("reporting") {
+            reporting = try readReporting(&rep, kind: kind)
+            try rep.rejectUnknownKeys()
+        }
+        if let link = roles[.reportLink], link.scheme.hasPrefix("dc09"), reporting == nil {
+            throw r.error("reporting", "missing (a DC-09 report link needs the account, and the key file unless the board is a simulator that says encryption: \"none\")")
+        }
+
         var simulation = SimulationSettings()
         if var s = try r.object("simulation") {
             if kind == .device { throw r.error("simulation", "not allowed on a board of kind \"device\"") }
@@ -89,7 +98,57 @@ enum BoardReader {
 
         return Board(file: r.file, name: name, kind: kind, deviceID: deviceID, silence: silence, roles: roles,
                      storagePath: storage, storageKeyPath: storageKey, controlSocketPath: control, alarm: alarm, haptics: haptics,
-                     simulation: simulation, data: data)
+                     simulation: simulation, data: data, reporting: reporting)
+    }
+
+    static func readReporting(_ r: inout ConfigReader, kind: BoardKind) throws(BoardError) -> ReportingSettings {
+        func hex(_ key: String, _ lengths: ClosedRange<Int>, required: Bool) throws(BoardError) -> String? {
+            guard let value = try r.string(key) else {
+                if required { throw r.error(key, "missing (\(lengths.lowerBound)-\(lengths.upperBound) hex digits)") }
+                return nil
+            }
+            guard lengths.contains(value.count), value.allSatisfy({ $0.isASCII && $0.isHexDigit }) else {
+                throw r.error(key, "expected \(lengths.lowerBound)-\(lengths.upperBound) hex digits, got \"\(value)\"")
+            }
+            return value
+        }
+        let account = try hex("account", 3...16, required: true)!
+        let prefix = try hex("prefix", 1...6, required: true)!
+        var settings = ReportingSettings(prefix: prefix, account: account)
+        settings.receiver = try hex("receiver", 1...6, required: false)
+        if let format = try r.string("format") {
+            guard format == "SIA-DCS" || format == "ADM-CID" else {
+                throw r.error("format", "expected \"SIA-DCS\" or \"ADM-CID\", got \"\(format)\"")
+            }
+            settings.format = format
+        }
+        let encryption = try r.string("encryption") ?? "aes"
+        switch encryption {
+        case "aes":
+            guard let file = try r.string("keyFile") else {
+                throw r.error("keyFile", "missing (encryption is on by default: name the device's own DC-09 key file)")
+            }
+            settings.keyFile = file
+        case "none":
+            guard kind == .simulator else {
+                throw r.error("encryption", "\"none\" is only allowed on a simulator board; alarm data is a victim's location")
+            }
+        default:
+            throw r.error("encryption", "expected \"aes\" or \"none\", got \"\(encryption)\"")
+        }
+        if let encoding = try r.string("keyEncoding") {
+            guard encoding == "ascii-hex" || encoding == "binary-hex" else {
+                throw r.error("keyEncoding", "expected \"ascii-hex\" or \"binary-hex\", got \"\(encoding)\"")
+            }
+            settings.keyEncoding = encoding
+        }
+        if let text = try r.string("secondary") {
+            guard let uri = PortURI(text), uri.scheme == "dc09+tcp" || uri.scheme == "dc09+udp", uri.hostAndPort != nil else {
+                throw r.error("secondary", "expected dc09+tcp://HOST:PORT or dc09+udp://HOST:PORT, got \"\(text)\"")
+            }
+            settings.secondary = uri
+        }
+        return settings
     }
 
     static func readData(_ d: inout ConfigReader) throws(BoardError) -> DataSettings {

@@ -9,7 +9,7 @@ public struct PortURI: Sendable, Hashable, CustomStringConvertible {
     public init?(_ text: String) {
         guard let colon = text.firstIndex(of: ":") else { return nil }
         scheme = String(text[..<colon])
-        guard !scheme.isEmpty, scheme.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }) else { return nil }
+        guard !scheme.isEmpty, scheme.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "+" }) else { return nil }
         var rest = text[text.index(after: colon)...]
         if rest.hasPrefix("//") { rest = rest.dropFirst(2) }
         query = [:]
