@@ -76,6 +76,7 @@ struct Transition {
         case .callbackWindowEnd:
             if case .afterAlarm = state.mode { state.mode = .idle }
         case .positionSMSDue: positionSMSDue()
+        case .smsFallback(let sequence): sendBySMS(sequence)
         }
     }
 

@@ -67,6 +67,8 @@ public enum TimerID: Sendable, Hashable, Codable, CustomStringConvertible {
     case trackingEnd
     case callbackWindowEnd
     case positionSMSDue
+    /// No receiver acknowledged report N in time: it goes by SMS too.
+    case smsFallback(Int)
 
     public var description: String {
         switch self {
@@ -81,6 +83,7 @@ public enum TimerID: Sendable, Hashable, Codable, CustomStringConvertible {
         case .trackingEnd: "tracking-end"
         case .callbackWindowEnd: "callback-window-end"
         case .positionSMSDue: "position-sms-due"
+        case .smsFallback(let s): "sms-fallback(\(s))"
         }
     }
 }

@@ -37,6 +37,9 @@ extension Transition {
         state.counters.reportsSent += 1
         effects.append(.sendReport(report))
         effects.append(.startTimer(.reportAck(sequence), after: settings.reportAckTimeout))
+        if kind != .positionUpdate, settings.smsFallbackNumber != nil {
+            effects.append(.startTimer(.smsFallback(sequence), after: settings.smsFallbackAfter))
+        }
         if !state.network.data.carriesReports {
             // IP keeps trying in the background; the SMS does not wait for it to fail.
             if kind == .positionUpdate { positionBySMS() } else { sendBySMS(sequence) }
@@ -60,6 +63,7 @@ extension Transition {
             state.counters.reportsAcknowledged += 1
             effects.append(.cancelTimer(.reportAck(sequence)))
             effects.append(.cancelTimer(.reportRetry(sequence)))
+            effects.append(.cancelTimer(.smsFallback(sequence)))
             if let alarm, alarm.number == pending.report.alarmNumber { markDelivered(.report) }
             // The link works again: whatever waits out a backoff goes now.
             flushOutbox()
@@ -94,9 +98,7 @@ extension Transition {
         let delay = backoff(initial: settings.reportRetryInitialDelay, maximum: settings.reportRetryMaxDelay,
                             step: pending.attempts - 1)
         effects.append(.startTimer(.reportRetry(sequence), after: delay))
-        if pending.report.kind != .positionUpdate, pending.attempts >= settings.smsFallbackAfterAttempts {
-            sendBySMS(sequence)
-        }
+
     }
 
     /// The SMS fallback for one report, once per report (the IP copy stays queued: the centre's system

@@ -19,8 +19,9 @@ public struct AlarmSettings: Sendable, Hashable, Codable {
     public var reportRetryMaxDelay: Duration = .seconds(30)
     /// Where the SMS fallback goes; nil keeps it off (the reporting issue brings the SMS format).
     public var smsFallbackNumber: String? = nil
-    /// An alarm report still unacknowledged after this many attempts also goes by SMS.
-    public var smsFallbackAfterAttempts: Int = 3
+    /// An alarm (or cancel, or end) that no receiver has acknowledged this long after it was decided also goes
+    /// by SMS; IP keeps trying.
+    public var smsFallbackAfter: Duration = .seconds(10)
     /// While IP cannot carry reports during an alarm, the newest position goes by SMS at most this often.
     public var positionSMSInterval: Duration = .seconds(60)
 

@@ -68,12 +68,13 @@ import Testing
         #expect(h.indications == [.alarmRaised])
     }
 
-    @Test func smsFallbackHookAfterRepeatedFailures() throws {
+    @Test func alarmGoesBySMSWhenNoReceiverAcknowledgesInTime() throws {
         var h = Harness { $0.smsFallbackNumber = "+32470000000" }
         h.trigger()
         let seq = h.reports[0].sequence
         var sms: [Report] = []
         h.send(.report(sequence: seq, .failed(.notReady)))
+        #expect(h.advance(.milliseconds(9_900)).compactMap { if case .sendSMS = $0 { 1 } else { nil } }.isEmpty)
         _ = h.advance(.seconds(120))
         for case .sendSMS(let to, let r) in h.all where to == "+32470000000" { sms.append(r) }
         #expect(sms.map(\.sequence) == [seq])
@@ -208,9 +209,32 @@ import Testing
         effects = h.send(.report(sequence: alarm.sequence, .acknowledged))
         #expect(effects == [
             .cancelTimer(.reportAck(alarm.sequence)), .cancelTimer(.reportRetry(alarm.sequence)),
-            .indicate(.delivered), .announce(.delivered(.report)),
+            .cancelTimer(.smsFallback(alarm.sequence)), .indicate(.delivered), .announce(.delivered(.report)),
         ])
         h.send(.call(call, .connected))
         #expect(h.effects == [.cancelTimer(.callSetup), .cancelTimer(.redial)])
+    }
+}
+
+@Suite struct SMSFallbackTimingTests {
+    @Test func anAcknowledgedAlarmNeverGoesBySMS() {
+        var h = Harness { $0.smsFallbackNumber = "+32470000000" }
+        h.trigger()
+        h.at(.seconds(3))
+        h.send(.report(sequence: h.reports[0].sequence, .acknowledged))
+        #expect(h.timers[.smsFallback(h.reports[0].sequence)] == nil)
+        _ = h.advance(.seconds(60))
+        #expect(!h.all.contains { if case .sendSMS = $0 { true } else { false } })
+    }
+
+    @Test func positionsDoNotStartTheAlarmSMSTimer() {
+        var h = Harness { $0.smsFallbackNumber = "+32470000000" }
+        h.send(.fix(brussels))
+        h.trigger()
+        h.send(.report(sequence: h.reports[0].sequence, .acknowledged))
+        _ = h.advance(.seconds(10))
+        let update = h.all.reports.last!
+        #expect(update.kind == .positionUpdate)
+        #expect(h.timers[.smsFallback(update.sequence)] == nil)
     }
 }

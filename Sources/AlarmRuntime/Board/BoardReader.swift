@@ -238,6 +238,7 @@ enum BoardReader {
             s.smsFallbackNumber = v
         }
         if let v = try a.duration("positionSMSInterval", minimum: .seconds(10)) { s.positionSMSInterval = v }
+        if let v = try a.duration("smsFallbackAfter", minimum: .seconds(1)) { s.smsFallbackAfter = v }
         if let v = try a.duration("trackingInterval", minimum: .seconds(1)) { s.trackingInterval = v }
         if let v = try a.duration("trackingDuration", minimum: .seconds(1)) { s.trackingDuration = v }
         if let v = try a.duration("callbackWindow", minimum: .zero) { s.callbackWindow = v }
