@@ -8,7 +8,8 @@ import PosixIO
 
 extension DeviceAssembly {
     /// `dc09+tcp://HOST:PORT` / `dc09+udp://HOST:PORT` with the board's `reporting` section.
-    static func assembleDC09Link(_ board: Board, _ uri: PortURI, clock: any Clock, logger: Logger) throws(BoardError) -> DC09ReportLink {
+    static func assembleDC09Link(_ board: Board, _ uri: PortURI, clock: any Clock, logger: Logger,
+                                 utc: UTCClock) throws(BoardError) -> DC09ReportLink {
         guard let reporting = board.reporting else {
             throw BoardError(file: board.file, key: "reporting", problem: "missing")
         }
@@ -42,6 +43,7 @@ extension DeviceAssembly {
                                                                deviceID: board.deviceID),
                                         key: key)
         settings.interface = board.data?.interface
+        settings.utc = { utc.wallTime }
         return DC09ReportLink(settings: settings, clock: clock, logger: logger)
     }
 }

@@ -74,7 +74,7 @@ public enum DeviceAssembly {
         default: throw unsupported(.button, buttonURI, "\"sim:\"")
         }
 
-        let position: any PositionSourceDevice
+        var position: any PositionSourceDevice
         var positionTeardown: [@Sendable () -> Void] = []
         guard let positionURI = uri(.position) else { throw BoardError(file: board.file, key: "roles.position", problem: "missing") }
         switch positionURI.scheme {
@@ -93,6 +93,11 @@ public enum DeviceAssembly {
         default: throw unsupported(.position, positionURI, "\"sim:\" or \"gpsd://HOST:PORT\"")
         }
 
+        // GNSS, the network and the system clock vote on the UTC that reports carry.
+        let utc = UTCClock(clock: clock, logger: logger)
+        position = TimeTappingPositionSource(inner: position, utc: utc, clock: clock)
+        if let driver = modem.driver { driver.onNetworkTime { time, at in utc.observe(.network, utc: time, at: at) } }
+
         let reportLink: any ReportLink
         var pathLost: (@Sendable () -> Void)?
         guard let linkURI = uri(.reportLink) else { throw BoardError(file: board.file, key: "roles.reportLink", problem: "missing") }
@@ -109,7 +114,7 @@ public enum DeviceAssembly {
             pathLost = { link.pathLost() }
             reportLink = link
         case "dc09+tcp", "dc09+udp":
-            let link = try assembleDC09Link(board, linkURI, clock: clock, logger: logger)
+            let link = try assembleDC09Link(board, linkURI, clock: clock, logger: logger, utc: utc)
             pathLost = { link.pathLost() }
             reportLink = link
         case "sim":

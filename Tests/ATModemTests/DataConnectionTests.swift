@@ -110,3 +110,15 @@ import Testing
         #expect(rig.emulator.dataActivations >= 1)
     }
 }
+
+@Suite struct NetworkTimeTests {
+    @Test func theNetworksTimeIsReportedAfterEveryStart() throws {
+        let rig = try ModemRig()
+        let times = Collector<WallTime>(activity: rig.activity)
+        rig.driver.onNetworkTime { time, _ in times.append(time) }
+        try rig.start()
+        #expect(rig.waitFor { !times.all.isEmpty })
+        let wall = rig.clock.wallTime().millisecondsSince1970
+        #expect(abs(times.all[0].millisecondsSince1970 - wall) < 5_000, "UTC from a +CCLK in local time with its zone")
+    }
+}

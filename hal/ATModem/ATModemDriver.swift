@@ -63,6 +63,12 @@ public final class ATModemDriver: NetworkMonitor, VoiceCalls, SMSSender, AlarmAw
     let powerSink = Mutex<(@Sendable (PowerStatus) -> Void)?>(nil)
     let callSink = Mutex<(@Sendable (CallEvent) -> Void)?>(nil)
     let dataSink = Mutex<(@Sendable (ModemDataStatus) -> Void)?>(nil)
+    let timeSink = Mutex<(@Sendable (WallTime, Instant) -> Void)?>(nil)
+
+    /// The network's time (NITZ, read with AT+CCLK after every modem start), with the instant it was read.
+    public func onNetworkTime(_ sink: @escaping @Sendable (WallTime, Instant) -> Void) {
+        timeSink.withLock { $0 = sink }
+    }
 
     /// `write` sends bytes to the modem; feed what it answers to `receive`.
     public init(profile: ModemProfile, clock: any Clock, logger: Logger, settings: ATModemSettings = ATModemSettings(),

@@ -138,6 +138,10 @@ extension ATModemDriver {
             return
         }
         if command.text == "ATE0", result.isSuccess { engine.setEcho(false) }
+        if command.text == "AT+CCLK?", let time = lines.compactMap(NetworkClock.parse).first {
+            let at = clock.now()
+            timeSink.withLock { $0 }?(time.wallTime, at)
+        }
         if !result.isSuccess, !command.text.hasPrefix("AT+CPIN=") {
             logger.warning("modem refused a command", metadata: ["command": "\(command.text)", "result": "\(result)"])
         }

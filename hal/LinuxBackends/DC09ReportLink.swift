@@ -40,6 +40,8 @@ public struct DC09LinkSettings: Sendable {
     /// Receivers accept timestamps 40 s in the past to 20 s in the future; beyond this our clock is off.
     public var timestampTolerance: Duration = .seconds(20)
     public var connectTimeout: Duration = .seconds(5)
+    /// UTC for timestamps (the device's best estimate from GNSS, network and system clock); nil: the clock's wall time.
+    public var utc: (@Sendable () -> WallTime)?
 
     public init(endpoints: [DC09Endpoint], composer: DC09Composer, key: DC09Key?) {
         self.endpoints = endpoints
@@ -160,8 +162,9 @@ public final class DC09ReportLink: ReportLink {
     }
 
     func encode(_ report: Report) throws -> [UInt8] {
+        let base = (settings.utc?() ?? clock.wallTime()).millisecondsSince1970
         let (now, battery, signal) = state.withLock { s in
-            (WallTime(millisecondsSince1970: clock.wallTime().millisecondsSince1970 + s.clockOffsetMilliseconds), s.battery, s.signal)
+            (WallTime(millisecondsSince1970: base + s.clockOffsetMilliseconds), s.battery, s.signal)
         }
         let message = settings.composer.message(for: report, now: now, battery: battery, signal: signal)
         guard let key = settings.key else { return try DC09Frame.wrap(message.body) }
@@ -271,7 +274,7 @@ public final class DC09ReportLink: ReportLink {
     /// A NAK names no frame (its sequence is 0000): it applies to what is unanswered. When its timestamp shows our
     /// clock outside the window, the offset is corrected (within bounds) and those frames go again at once.
     func nak(_ response: DC09Response) {
-        let ours = clock.wallTime().millisecondsSince1970
+        let ours = (settings.utc?() ?? clock.wallTime()).millisecondsSince1970
         enum Decision { case resend([Report]), refuseCorrection(Int64), reject([Int]) }
         let decision = state.withLock { s -> Decision in
             let pending = s.inFlight.values.sorted { $0.report.sequence < $1.report.sequence }

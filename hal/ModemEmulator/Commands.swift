@@ -92,7 +92,12 @@ extension ModemEmulator {
             } else {
                 respond(["+COPS: 0"], final: "OK")
             }
-        case "+CCLK?": respond(["+CCLK: \"26/11/29,12:00:00+04\""], final: "OK")
+        case "+CCLK?":
+            // The network's time (NITZ), as a modem shows it: local time and the zone in quarter hours (+04 = UTC+1).
+            let local = CivilTime(millisecondsSince1970: clock.wallTime().millisecondsSince1970 + 3_600_000)
+            func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
+            respond(["+CCLK: \"\(two(local.year % 100))/\(two(local.month))/\(two(local.day)),\(two(local.hour)):\(two(local.minute)):\(two(local.second))+04\""],
+                    final: "OK")
         case "+CBC":
             let (percent, charging) = state.withLock { ($0.batteryPercent, $0.charging) }
             respond(["+CBC: \(charging ? 1 : 0),\(percent),\(3300 + percent * 9)"], final: "OK")
