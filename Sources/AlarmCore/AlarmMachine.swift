@@ -41,7 +41,9 @@ struct Transition {
         case .report(let sequence, let outcome): reportOutcome(sequence, outcome)
         case .sms(let sequence, let accepted): smsOutcome(sequence, accepted: accepted)
         case .centre(let command): centreCommand(command)
-        case .power(let status): state.power = status
+        case .power(let status): powerChanged(status)
+        case .started:
+            if let interval = settings.periodicTestInterval { effects.append(.startTimer(.periodicTest, after: interval)) }
         }
     }
 
@@ -77,6 +79,9 @@ struct Transition {
             if case .afterAlarm = state.mode { state.mode = .idle }
         case .positionSMSDue: positionSMSDue()
         case .smsFallback(let sequence): sendBySMS(sequence)
+        case .periodicTest:
+            queueReport(.periodicTest)
+            if let interval = settings.periodicTestInterval { effects.append(.startTimer(.periodicTest, after: interval)) }
         }
     }
 

@@ -14,7 +14,7 @@ extension Transition {
             flushOutbox()
             return
         }
-        let mustArrive = state.outbox.values.filter { $0.report.kind != .positionUpdate }.sorted { $0.order < $1.order }
+        let mustArrive = state.outbox.values.filter { $0.report.kind.mustArrive }.sorted { $0.order < $1.order }
         for pending in mustArrive { sendBySMS(pending.report.sequence) }
         positionBySMS()
     }

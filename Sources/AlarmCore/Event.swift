@@ -43,6 +43,8 @@ public enum Input: Sendable, Hashable {
     case sms(sequence: Int, accepted: Bool)
     case centre(CentreCommand)
     case power(PowerStatus)
+    /// The runtime started (once per process): periodic duties begin.
+    case started
 }
 
 public struct Event: Sendable, Hashable {
@@ -69,6 +71,7 @@ public enum TimerID: Sendable, Hashable, Codable, CustomStringConvertible {
     case positionSMSDue
     /// No receiver acknowledged report N in time: it goes by SMS too.
     case smsFallback(Int)
+    case periodicTest
 
     public var description: String {
         switch self {
@@ -84,6 +87,7 @@ public enum TimerID: Sendable, Hashable, Codable, CustomStringConvertible {
         case .callbackWindowEnd: "callback-window-end"
         case .positionSMSDue: "position-sms-due"
         case .smsFallback(let s): "sms-fallback(\(s))"
+        case .periodicTest: "periodic-test"
         }
     }
 }

@@ -10,6 +10,28 @@ public enum ReportKind: String, Sendable, Hashable, Codable {
     case emergencyCallPlaced = "emergency-call-placed"
     /// The tracking window ran out.
     case trackingEnded = "tracking-ended"
+    /// The periodic test report: the centre knows the device is alive and reachable.
+    case periodicTest = "periodic-test"
+    case batteryLow = "battery-low"
+    case batteryRestored = "battery-restored"
+    /// The last report before the battery gives out, with the position.
+    case batteryCritical = "battery-critical"
+
+    /// Goes by SMS too when IP cannot carry it in time.
+    public var mustArrive: Bool {
+        switch self {
+        case .alarm, .cancelRequested, .emergencyCallPlaced, .trackingEnded, .batteryCritical: true
+        case .positionUpdate, .periodicTest, .batteryLow, .batteryRestored: false
+        }
+    }
+
+    /// Part of an alarm's own traffic: its acknowledgement tells the wearer the alarm got through.
+    public var belongsToAlarm: Bool {
+        switch self {
+        case .alarm, .positionUpdate, .cancelRequested, .emergencyCallPlaced, .trackingEnded: true
+        case .periodicTest, .batteryLow, .batteryRestored, .batteryCritical: false
+        }
+    }
 }
 
 /// One report to the receiving centre. Resends carry the same sequence number so the centre

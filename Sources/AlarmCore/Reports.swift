@@ -37,12 +37,12 @@ extension Transition {
         state.counters.reportsSent += 1
         effects.append(.sendReport(report))
         effects.append(.startTimer(.reportAck(sequence), after: settings.reportAckTimeout))
-        if kind != .positionUpdate, settings.smsFallbackNumber != nil {
+        if kind.mustArrive, settings.smsFallbackNumber != nil {
             effects.append(.startTimer(.smsFallback(sequence), after: settings.smsFallbackAfter))
         }
         if !state.network.data.carriesReports {
             // IP keeps trying in the background; the SMS does not wait for it to fail.
-            if kind == .positionUpdate { positionBySMS() } else { sendBySMS(sequence) }
+            if kind == .positionUpdate { positionBySMS() } else if kind.mustArrive { sendBySMS(sequence) }
         }
     }
 
@@ -64,7 +64,7 @@ extension Transition {
             effects.append(.cancelTimer(.reportAck(sequence)))
             effects.append(.cancelTimer(.reportRetry(sequence)))
             effects.append(.cancelTimer(.smsFallback(sequence)))
-            if let alarm, alarm.number == pending.report.alarmNumber { markDelivered(.report) }
+            if let alarm, alarm.number == pending.report.alarmNumber, pending.report.kind.belongsToAlarm { markDelivered(.report) }
             // The link works again: whatever waits out a backoff goes now.
             flushOutbox()
         case .rejected, .failed:
@@ -74,7 +74,7 @@ extension Transition {
             // Final for IP: no resend loop. What must arrive goes by SMS; a position is simply superseded.
             effects.append(.cancelTimer(.reportAck(sequence)))
             effects.append(.cancelTimer(.reportRetry(sequence)))
-            guard pending.report.kind != .positionUpdate, settings.smsFallbackNumber != nil else {
+            guard pending.report.kind.mustArrive, settings.smsFallbackNumber != nil else {
                 state.outbox[sequence] = nil
                 return
             }

@@ -35,6 +35,13 @@ public struct AlarmSettings: Sendable, Hashable, Codable {
     /// A fix less accurate than this (metres) is not called fresh.
     public var fixAccuracyLimit: Double = 100
 
+    /// The periodic test report; nil: none.
+    public var periodicTestInterval: Duration? = .seconds(86_400)
+    /// Battery at or below this (not charging) is reported once; charging or 5 points above reports the restore.
+    public var batteryLowPercent = 20
+    /// At or below this the device reports its position one last time.
+    public var batteryCriticalPercent = 5
+
     /// Off unless a board enables it.
     public var cancelGesture: CancelGesture? = nil
 

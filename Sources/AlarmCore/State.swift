@@ -20,6 +20,9 @@ public struct AlarmState: Sendable, Hashable {
     public var nextOutgoingCall = 1
     public var alarmsRaised = 0
     public var counters = Counters()
+    /// Battery reports already made (each once until the battery recovers).
+    public var batteryLowReported = false
+    public var batteryCriticalReported = false
 
     public init() {}
 

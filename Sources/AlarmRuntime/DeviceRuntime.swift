@@ -115,6 +115,7 @@ public final class DeviceRuntime: Sendable {
         attempt("button") { () throws(HALError) in
             try backends.button.start { [self] edge, at in post(.button(edge), at: at) }
         }
+        post(.started)
     }
 
     private func attempt(_ what: String, _ body: () throws(HALError) -> Void) {

@@ -29,6 +29,8 @@ extension DeviceRuntime {
             if newlyLost {
                 publish(.position, "no position fix")
             }
+        case .started:
+            break
         case .dataPath(let path):
             if before.network.data != path {
                 publish(.network, "data path \(path.rawValue)")

@@ -22,6 +22,11 @@ public struct DC09EventCode: Sendable, Hashable {
     public static let cancel = DC09EventCode(sia: "OC", contactIDQualifier: 1, contactIDEvent: 406)
     public static let alarmEnded = DC09EventCode(sia: "HH", contactIDQualifier: 3, contactIDEvent: 122)
     public static let emergencyCall = DC09EventCode(sia: "QA", contactIDQualifier: 1, contactIDEvent: 101)
+    public static let periodicTest = DC09EventCode(sia: "RP", contactIDQualifier: 1, contactIDEvent: 602)
+    public static let batteryLow = DC09EventCode(sia: "YT", contactIDQualifier: 1, contactIDEvent: 302)
+    public static let batteryRestored = DC09EventCode(sia: "YR", contactIDQualifier: 3, contactIDEvent: 302)
+    /// "Battery missing/dead": the device is about to go silent.
+    public static let batteryCritical = DC09EventCode(sia: "YM", contactIDQualifier: 1, contactIDEvent: 311)
 
     public static func code(for kind: ReportKind) -> DC09EventCode {
         switch kind {
@@ -30,6 +35,10 @@ public struct DC09EventCode: Sendable, Hashable {
         case .cancelRequested: .cancel
         case .emergencyCallPlaced: .emergencyCall
         case .trackingEnded: .alarmEnded
+        case .periodicTest: .periodicTest
+        case .batteryLow: .batteryLow
+        case .batteryRestored: .batteryRestored
+        case .batteryCritical: .batteryCritical
         }
     }
 }

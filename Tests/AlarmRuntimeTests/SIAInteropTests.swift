@@ -94,7 +94,8 @@ final class SIAPeer: Sendable {
     }()
 
     func reports() -> [Report] {
-        [ReportKind.alarm, .positionUpdate, .cancelRequested, .emergencyCallPlaced, .trackingEnded].enumerated().map { index, kind in
+        [ReportKind.alarm, .positionUpdate, .cancelRequested, .emergencyCallPlaced, .trackingEnded,
+         .periodicTest, .batteryLow, .batteryRestored, .batteryCritical].enumerated().map { index, kind in
             Report(sequence: index + 1, kind: kind, alarmNumber: 1, position: fix, positionAge: .seconds(2), previousPositions: [],
                    cell: CellInfo(mcc: 206, mnc: 1, areaCode: 0x3E9, cellID: 0x1A2B3C, accessTechnology: "LTE"))
         }
@@ -121,7 +122,8 @@ final class SIAPeer: Sendable {
 
         let expectedCodes: [ReportKind: (sia: String, cid: String)] = [
             .alarm: ("HA", "HA"), .positionUpdate: ("HS", "HS"), .cancelRequested: ("OC", "OC"),
-            .emergencyCallPlaced: ("QA", "QA"), .trackingEnded: ("HH", "HH"),
+            .emergencyCallPlaced: ("QA", "QA"), .trackingEnded: ("HH", "HH"), .periodicTest: ("RP", "RP"),
+            .batteryLow: ("YT", "YT"), .batteryRestored: ("YR", "YR"), .batteryCritical: ("YM", "YM"),
         ]
         for report in reports {
             let seq = String(repeating: "0", count: 4 - String(report.sequence).count) + String(report.sequence)

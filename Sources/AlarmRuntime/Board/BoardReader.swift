@@ -239,6 +239,16 @@ enum BoardReader {
         }
         if let v = try a.duration("positionSMSInterval", minimum: .seconds(10)) { s.positionSMSInterval = v }
         if let v = try a.duration("smsFallbackAfter", minimum: .seconds(1)) { s.smsFallbackAfter = v }
+        if let text = try a.string("periodicTest"), text == "off" {
+            s.periodicTestInterval = nil
+        } else if let v = try a.duration("periodicTest", minimum: .seconds(60)) {
+            s.periodicTestInterval = v
+        }
+        if let v = try a.integer("batteryLowPercent", in: 1...90) { s.batteryLowPercent = v }
+        if let v = try a.integer("batteryCriticalPercent", in: 1...50) { s.batteryCriticalPercent = v }
+        if s.batteryCriticalPercent >= s.batteryLowPercent {
+            throw a.error("batteryCriticalPercent", "must be below batteryLowPercent (\(s.batteryLowPercent))")
+        }
         if let v = try a.duration("trackingInterval", minimum: .seconds(1)) { s.trackingInterval = v }
         if let v = try a.duration("trackingDuration", minimum: .seconds(1)) { s.trackingDuration = v }
         if let v = try a.duration("callbackWindow", minimum: .zero) { s.callbackWindow = v }

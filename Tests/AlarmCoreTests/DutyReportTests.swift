@@ -1,0 +1,53 @@
+import AlarmCore
+import Testing
+
+/// Reports that are not the alarm: the periodic test and the battery.
+@Suite struct DutyReportTests {
+    @Test func periodicTestEveryIntervalFromStart() {
+        var h = Harness { $0.periodicTestInterval = .seconds(3600) }
+        h.send(.started)
+        #expect(h.advance(.seconds(3599)).reports.isEmpty)
+        let first = h.advance(.seconds(1)).reports
+        #expect(first.map(\.kind) == [.periodicTest])
+        h.send(.report(sequence: first[0].sequence, .acknowledged))
+        let second = h.advance(.seconds(3600)).reports
+        #expect(second.map(\.kind) == [.periodicTest])
+        #expect(second.first?.sequence != first.first?.sequence)
+        var off = Harness { $0.periodicTestInterval = nil }
+        off.send(.started)
+        #expect(off.advance(.seconds(200_000)).reports.isEmpty)
+    }
+
+    @Test func batteryLowOnceThenRestoreThenLowAgain() {
+        var h = Harness()
+        h.send(.power(PowerStatus(batteryPercent: 50, charging: false)))
+        #expect(h.effects.reports.isEmpty)
+        #expect(h.send(.power(PowerStatus(batteryPercent: 20, charging: false))).reports.map(\.kind) == [.batteryLow])
+        #expect(h.send(.power(PowerStatus(batteryPercent: 19, charging: false))).reports.isEmpty)
+        #expect(h.send(.power(PowerStatus(batteryPercent: 22, charging: false))).reports.isEmpty, "hysteresis: not yet restored")
+        #expect(h.send(.power(PowerStatus(batteryPercent: 22, charging: true))).reports.map(\.kind) == [.batteryRestored])
+        #expect(h.send(.power(PowerStatus(batteryPercent: 18, charging: false))).reports.map(\.kind) == [.batteryLow])
+    }
+
+    @Test func criticalBatteryCarriesThePositionAndGoesBySMSIfUnanswered() {
+        var h = Harness { $0.smsFallbackNumber = "+3292000999" }
+        h.send(.fix(brussels))
+        h.send(.power(PowerStatus(batteryPercent: 4, charging: false)))
+        let critical = h.effects.reports
+        #expect(critical.map(\.kind) == [.batteryCritical])
+        #expect(critical.first?.position != nil)
+        #expect(h.send(.power(PowerStatus(batteryPercent: 3, charging: false))).reports.isEmpty)
+        _ = h.advance(.seconds(11))
+        #expect(h.all.smsReports.map(\.kind) == [.batteryCritical])
+    }
+
+    @Test func batteryReportsDoNotCountAsTheAlarmGettingThrough() {
+        var h = Harness()
+        h.trigger()
+        h.send(.power(PowerStatus(batteryPercent: 10, charging: false)))
+        let low = h.effects.reports.first { $0.kind == .batteryLow }!
+        h.send(.report(sequence: low.sequence, .acknowledged))
+        #expect(h.state.activeAlarm?.delivered == false)
+        #expect(!h.indications.contains(.delivered))
+    }
+}
