@@ -75,7 +75,7 @@ public enum DeviceAssembly {
         }
 
         var position: any PositionSourceDevice
-        var positionTeardown: [@Sendable () -> Void] = []
+        var backendTeardown: [@Sendable () -> Void] = []
         guard let positionURI = uri(.position) else { throw BoardError(file: board.file, key: "roles.position", problem: "missing") }
         switch positionURI.scheme {
         case "sim":
@@ -89,7 +89,7 @@ public enum DeviceAssembly {
             }
             let source = GPSDPositionSource(host: host, port: port, clock: clock, logger: logger)
             position = source
-            positionTeardown.append { source.stop() }
+            backendTeardown.append { source.stop() }
         default: throw unsupported(.position, positionURI, "\"sim:\" or \"gpsd://HOST:PORT\"")
         }
 
@@ -116,6 +116,7 @@ public enum DeviceAssembly {
         case "dc09+tcp", "dc09+udp":
             let link = try assembleDC09Link(board, linkURI, clock: clock, logger: logger, utc: utc)
             pathLost = { link.pathLost() }
+            backendTeardown.append { link.stop() }
             reportLink = link
         case "sim":
             let link = SimReportLink(clock: clock, dataAvailable: modem.dataAvailable)
@@ -192,7 +193,7 @@ public enum DeviceAssembly {
                                     clock: clock, backends: backends, haptics: board.haptics,
                                     silence: board.silence, logger: logger)
         var afterStart = modem.afterStart
-        var teardown = modem.teardown + positionTeardown
+        var teardown = modem.teardown + backendTeardown
         if let data = board.data, let driver = modem.driver {
             let boundLink = pathLost
             let supervisor = DataSupervisor(

@@ -174,6 +174,28 @@ import Testing
         #expect(r.acceptedConnections == 2)
     }
 
+    @Test func linkSupervisionSendsNULLOnlyAfterAQuietInterval() throws {
+        let received = Collector<DC09Receiver.Received>()
+        let r = try DC09Receiver(accounts: [Self.account.account: Self.key]) { received.append($0) }
+        r.start()
+        defer { r.stop() }
+        let clock = ManualClock(wallOrigin: WallTime(millisecondsSince1970: DC09ReceiverClock.now()))
+        let (link, events) = try link([DC09Endpoint(.udp, host: "127.0.0.1", port: r.udpPort)], clock: clock) {
+            $0.supervisionInterval = .seconds(3600)
+        }
+        defer { link.stop() }
+        clock.advance(by: .seconds(1800))
+        r.setPolicy { $0.clockOffset = .seconds(1800) }
+        link.send(report(1))  // traffic half-way: the supervision interval starts again
+        #expect(waitFor(events, 1, .acknowledged))
+        clock.advance(by: .seconds(1900))
+        r.setPolicy { $0.clockOffset = .seconds(3700) }
+        #expect(!received.waitUntil(seconds: 0.5) { $0.contains { $0.messageType == "NULL" } }, "no NULL 1900 s after a report")
+        clock.advance(by: .seconds(1701))
+        r.setPolicy { $0.clockOffset = .seconds(5401) }
+        #expect(received.waitUntil { $0.contains { $0.messageType == "NULL" && $0.encrypted } })
+    }
+
     @Test func clearFramesToAnEncryptedAccountAreNotAccepted() throws {
         let r = try receiver()
         defer { r.stop() }

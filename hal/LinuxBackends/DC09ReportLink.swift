@@ -42,6 +42,9 @@ public struct DC09LinkSettings: Sendable {
     public var connectTimeout: Duration = .seconds(5)
     /// UTC for timestamps (the device's best estimate from GNSS, network and system clock); nil: the clock's wall time.
     public var utc: (@Sendable () -> WallTime)?
+    /// A NULL frame after this long without any frame (link supervision); nil: none. Hourly by default: a
+    /// wearable's battery matters more than a tighter check.
+    public var supervisionInterval: Duration? = .seconds(3600)
 
     public init(endpoints: [DC09Endpoint], composer: DC09Composer, key: DC09Key?) {
         self.endpoints = endpoints
@@ -79,6 +82,10 @@ public final class DC09ReportLink: ReportLink {
         var outstanding: (sequence: Int, generation: Int)?
         /// Frames waiting for the outstanding one to be answered, oldest first, one per sequence.
         var waiting: [Report] = []
+        /// When the last frame of any kind was written (monotonic ms).
+        var lastSent: Int64 = 0
+        var supervision: (any Cancellable)?
+        var stopped = false
     }
 
     let settings: DC09LinkSettings
@@ -97,6 +104,68 @@ public final class DC09ReportLink: ReportLink {
 
     public func start(_ events: @escaping @Sendable (ReportLinkEvent) -> Void) throws(HALError) {
         relay.withLock { $0 = events }
+        state.withLock { $0.lastSent = clock.now().milliseconds }
+        scheduleSupervision()
+    }
+
+    /// Stops link supervision (the daemon is shutting down).
+    public func stop() {
+        let timer = state.withLock { s -> (any Cancellable)? in
+            s.stopped = true
+            defer { s.supervision = nil }
+            return s.supervision
+        }
+        timer?.cancel()
+        dropConnection()
+    }
+
+    func scheduleSupervision() {
+        guard let interval = settings.supervisionInterval else { return }
+        let due = state.withLock { s -> Duration in
+            let idle = clock.now().milliseconds - s.lastSent
+            return .milliseconds(max(0, interval.milliseconds - idle))
+        }
+        let timer = clock.schedule(after: due) { [self] in
+            queue.async { [self] in supervise() }
+        }
+        let stopped = state.withLock { s -> Bool in
+            guard !s.stopped else { return true }
+            s.supervision?.cancel()
+            s.supervision = timer
+            return false
+        }
+        if stopped { timer.cancel() }
+    }
+
+    /// Runs on `queue`: a NULL frame when nothing else went out for a whole interval.
+    func supervise() {
+        guard let interval = settings.supervisionInterval else { return }
+        let (due, busy) = state.withLock { s in
+            (clock.now().milliseconds - s.lastSent >= interval.milliseconds, s.outstanding != nil)
+        }
+        if due && !busy {
+            do {
+                let message = DC09Message(kind: .null, sequence: 0, account: settings.composer.account, data: "",
+                                          timestamp: currentUTC())
+                let body: [UInt8]
+                if let key = settings.key {
+                    body = try state.withLock { s in try DC09Cipher.encryptedBody(message, key: key, using: &s.random) }
+                } else {
+                    body = message.body
+                }
+                try currentConnection().send(try DC09Frame.wrap(body))
+                state.withLock { $0.lastSent = clock.now().milliseconds }
+            } catch {
+                logger.warning("link supervision (NULL) could not be sent", metadata: ["receiver": "\(currentEndpoint)", "error": "\(error)"])
+                emit(.linkDown(.notReady))
+            }
+        }
+        scheduleSupervision()
+    }
+
+    func currentUTC() -> WallTime {
+        let base = (settings.utc?() ?? clock.wallTime()).millisecondsSince1970
+        return WallTime(millisecondsSince1970: base + state.withLock { $0.clockOffsetMilliseconds })
     }
 
     /// Battery and signal for the detail block of the next frames.
@@ -146,6 +215,7 @@ public final class DC09ReportLink: ReportLink {
             let connection = try currentConnection()
             try connection.send(frame)
             state.withLock { s in
+                s.lastSent = clock.now().milliseconds
                 let endpoint = s.endpoint
                 var entry = s.inFlight[sequence] ?? InFlight(report: report, endpoint: endpoint)
                 if entry.endpoint != endpoint { entry.endpoint = endpoint; entry.unanswered = 0 }
