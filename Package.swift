@@ -59,6 +59,9 @@ let package = Package(
         // SIA DC-09 message security: AES-CBC (swift-crypto's CryptoExtras, FoundationEssentials only).
         .target(name: "DC09", dependencies: ["AlarmCodecs", "AlarmCore", .product(name: "Crypto", package: "swift-crypto"),
                                              .product(name: "CryptoExtras", package: "swift-crypto")], swiftSettings: strict),
+        // The SMS fallback's authenticated, encrypted format and the centre's authenticated SMS commands.
+        .target(name: "CentreSMS", dependencies: ["AlarmCodecs", "AlarmCore", "DC09", .product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: strict),
         .target(name: "SimCentre", dependencies: ["AlarmCodecs", "AlarmCore", "PosixIO", "DC09"], swiftSettings: strict),
         // Helpers of the simulation tools (not firmware): a real gpsd replaying an NMEA log.
         .target(name: "SimTools", dependencies: ["PosixIO"], swiftSettings: strict),
@@ -88,7 +91,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
 
         .testTarget(name: "AlarmCoreTests", dependencies: ["AlarmCore"]),
-        .testTarget(name: "AlarmCodecsTests", dependencies: ["AlarmCodecs", "AlarmCore", "PosixIO", "DC09"]),
+        .testTarget(name: "AlarmCodecsTests", dependencies: ["AlarmCodecs", "AlarmCore", "PosixIO", "DC09", "CentreSMS"]),
         .testTarget(name: "PosixIOTests", dependencies: ["PosixIO", "ModemTestSupport"]),
         // Shared by the test targets: the driver on an emulated line, and event collectors.
         .target(name: "ModemTestSupport", dependencies: [

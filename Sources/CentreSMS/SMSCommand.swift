@@ -1,0 +1,88 @@
+import Crypto
+import FoundationEssentials
+
+/// A command from the receiving centre by SMS:
+///
+///     ALC1 <device> <counter> <verb> [argument] <mac>
+///
+/// `mac` is the first 16 bytes of HMAC-SHA256 over everything before it (with the single space), in base64, under
+/// the command key derived from the device's SMS key. `counter` must be higher than any counter accepted before
+/// (persisted by the device), so a replayed SMS does nothing; the sender must be one of the centre's numbers.
+public struct SMSCommand: Sendable, Hashable {
+    public enum Verb: String, Sendable, Hashable, CaseIterable {
+        /// End alarm N (the argument): a late command for an earlier alarm does not end the current one.
+        case endAlarm = "END"
+        /// Send the position now.
+        case position = "POS"
+        /// Call centre number N (1-based) for a listen-in: the device calls out, it never auto-answers.
+        case callBack = "CALL"
+        /// Run the self-test and report.
+        case selfTest = "TEST"
+    }
+
+    public var deviceID: String
+    public var counter: UInt64
+    public var verb: Verb
+    public var argument: Int?
+
+    public init(deviceID: String, counter: UInt64, verb: Verb, argument: Int? = nil) {
+        self.deviceID = deviceID
+        self.counter = counter
+        self.verb = verb
+        self.argument = argument
+    }
+
+    public static let tag = "ALC1"
+
+    public enum Rejection: Error, Hashable, Sendable, CustomStringConvertible {
+        case notACommand
+        case malformed
+        case otherDevice
+        case badMAC
+        case replayed(counter: UInt64, last: UInt64)
+
+        public var description: String {
+            switch self {
+            case .notACommand: "not a centre command"
+            case .malformed: "malformed command"
+            case .otherDevice: "command for another device"
+            case .badMAC: "command not authentic (bad MAC)"
+            case .replayed(let counter, let last): "replayed or stale command (counter \(counter), last accepted \(last))"
+            }
+        }
+    }
+
+    var signedText: String {
+        "\(Self.tag) \(deviceID) \(counter) \(verb.rawValue)" + (argument.map { " \($0)" } ?? "")
+    }
+
+    /// The SMS text, as the centre sends it.
+    public func text(key: SMSKey) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Array(signedText.utf8), using: key.commands)
+        return signedText + " " + Data(Array(mac).prefix(16)).base64EncodedString()
+    }
+
+    /// Checks a received text for this device: authentic, for us, newer than `lastCounter`.
+    public static func verify(_ text: String, deviceID: String, key: SMSKey, lastCounter: UInt64) throws(Rejection) -> SMSCommand {
+        let parts = text.split(separator: " ", omittingEmptySubsequences: false)
+        guard parts.first == Substring(tag) else { throw .notACommand }
+        guard (5...6).contains(parts.count), let counter = UInt64(parts[2]), let verb = Verb(rawValue: String(parts[3])) else {
+            throw .malformed
+        }
+        var argument: Int?
+        if parts.count == 6 {
+            guard let value = Int(parts[4]), value >= 0 else { throw .malformed }
+            argument = value
+        }
+        guard let mac = Data(base64Encoded: String(parts[parts.count - 1])), mac.count == 16 else { throw .malformed }
+        let command = SMSCommand(deviceID: String(parts[1]), counter: counter, verb: verb, argument: argument)
+        let expected = Array(HMAC<SHA256>.authenticationCode(for: Array(command.signedText.utf8), using: key.commands)).prefix(16)
+        // Constant time: the comparison must not tell a forger how many bytes were right.
+        var difference: UInt8 = 0
+        for (a, b) in zip(expected, mac) { difference |= a ^ b }
+        guard difference == 0 else { throw .badMAC }
+        guard command.deviceID == deviceID else { throw .otherDevice }
+        guard counter > lastCounter else { throw .replayed(counter: counter, last: lastCounter) }
+        return command
+    }
+}
