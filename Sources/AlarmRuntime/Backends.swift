@@ -1,3 +1,4 @@
+import AlarmCore
 import HAL
 
 /// The backends serving each role, chosen by the board file. Optional roles may be absent.
@@ -16,6 +17,9 @@ public struct Backends: Sendable {
     public var store: any RecordStore
     /// The modem, when it wants to know that an alarm is active.
     public var alarmAwareModem: (any AlarmAwareModem)?
+    /// The text of a fallback SMS; boards get the sealed format unless they ask for plain text. nil: plain text
+    /// (direct constructions in tests).
+    public var smsText: (@Sendable (Report) -> String)?
 
     public init(button: any ButtonInput, position: any PositionSourceDevice, network: any NetworkMonitor,
                 calls: any VoiceCalls, sms: any SMSSender, reportLink: any ReportLink,

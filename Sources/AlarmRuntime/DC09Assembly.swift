@@ -1,5 +1,6 @@
 import AlarmCodecs
 import AlarmCore
+import CentreSMS
 import DC09
 import HAL
 import LinuxBackends
@@ -45,5 +46,44 @@ extension DeviceAssembly {
         settings.interface = board.data?.interface
         settings.utc = { utc.wallTime }
         return DC09ReportLink(settings: settings, clock: clock, logger: logger)
+    }
+}
+
+extension DeviceAssembly {
+    /// The fallback SMS text: sealed with the device's SMS key unless the board asks for plain text. Simulator
+    /// boards without a key file get one generated under their storage (like their storage key).
+    static func smsFormatter(_ board: Board) throws(BoardError) -> (@Sendable (Report) -> String)? {
+        if board.reporting?.smsFormat == "plain" { return nil }
+        guard board.alarm.smsFallbackNumber != nil else { return nil }
+        let path = board.reporting?.smsKeyFile ?? (board.storagePath.hasSuffix("/") ? board.storagePath : board.storagePath + "/") + "sms.key"
+        let key = try loadSMSKey(path, board: board, createIfMissing: board.reporting?.smsKeyFile == nil && board.kind == .simulator)
+        let deviceID = board.deviceID
+        return { report in SMSReport.encode(report, deviceID: deviceID, key: key) }
+    }
+
+    static func loadSMSKey(_ path: String, board: Board, createIfMissing: Bool) throws(BoardError) -> SMSKey {
+        func problem(_ text: String) -> BoardError { BoardError(file: board.file, key: "reporting.smsKeyFile", problem: "\(path): \(text)") }
+        var bytes: [UInt8]
+        do {
+            bytes = try SecretFile.read(path, limit: 256)
+        } catch .missing where createIfMissing {
+            var generator = SystemRandomNumberGenerator()
+            let digits = Array("0123456789ABCDEF".utf8)
+            bytes = (0..<64).map { _ in digits[Int.random(in: 0..<16, using: &generator)] }
+            let components = path.split(separator: "/", omittingEmptySubsequences: false)
+            let directory = components.count > 1 ? components.dropLast().joined(separator: "/") : "."
+            do {
+                try StorageDirectory(path: directory.isEmpty ? "/" : directory).replaceAtomically(String(components.last ?? ""), with: bytes)
+            } catch {
+                throw problem("cannot be created (\(error))")
+            }
+        } catch {
+            throw problem(error.description)
+        }
+        do {
+            return try SMSKey(text: String(decoding: bytes, as: UTF8.self))
+        } catch {
+            throw problem(error.description)
+        }
     }
 }

@@ -188,6 +188,7 @@ public enum DeviceAssembly {
                                 sms: modem.sms, reportLink: reportLink, audio: audio, vibrator: vibrator, power: power,
                                 amplifierEnable: amplifier, store: recordStore)
         backends.alarmAwareModem = modem.alarmAware
+        backends.smsText = try smsFormatter(board)
         let runtime = DeviceRuntime(machine: AlarmMachine(settings: board.alarm),
                                     identity: .init(deviceID: board.deviceID, boardName: board.name),
                                     clock: clock, backends: backends, haptics: board.haptics,

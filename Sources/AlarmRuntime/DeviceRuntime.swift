@@ -303,7 +303,8 @@ public final class DeviceRuntime: Sendable {
         case .sendSMS(let number, let report):
             publish(.sms, "SMS fallback for report #\(report.sequence) to \(number)")
             let sequence = report.sequence
-            backends.sms.send(text: FallbackSMS.text(deviceID: identity.deviceID, report: report), to: number) { [self] result in
+            let text = backends.smsText?(report) ?? FallbackSMS.text(deviceID: identity.deviceID, report: report)
+            backends.sms.send(text: text, to: number) { [self] result in
                 switch result {
                 case .success: post(.sms(sequence: sequence, accepted: true))
                 case .failure(let error):

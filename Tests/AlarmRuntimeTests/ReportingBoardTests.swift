@@ -1,23 +1,26 @@
 import AlarmCodecs
 import AlarmCore
 import AlarmRuntime
+import CentreSMS
 import DC09
 import Glibc
 import HAL
 import Logging
 import ModemTestSupport
+import PosixIO
 import SimBackends
 import SimCentre
 import Testing
 
 /// The `reporting` section and a DC-09 report link assembled from a board file.
 @Suite(.serialized) struct ReportingBoardTests {
-    func board(kind: String = "simulator", link: String = "dc09+tcp://127.0.0.1:7599", reporting: String?) -> String {
+    func board(kind: String = "simulator", link: String = "dc09+tcp://127.0.0.1:7599", reporting: String?,
+               alarm: String = "", storage: String = "/tmp/alarm-reporting-\(getpid())") -> String {
         """
         { name: "t", kind: "\(kind)", device: { id: "BE-R-1" }, silence: "no-speaker",
           roles: { button: "\(kind == "device" ? "evdev:x" : "sim:")", position: "sim:", modem: "sim:", reportLink: "\(link)", },
-          storage: "/tmp/alarm-reporting-\(getpid())", controlSocket: "/tmp/x.sock", storageKey: "/tmp/k",
-          alarm: { centreNumbers: ["+3292000101"] },
+          storage: "\(storage)", controlSocket: "/tmp/x.sock", storageKey: "/tmp/k",
+          alarm: { centreNumbers: ["+3292000101"], \(alarm) },
           \(reporting.map { "reporting: \($0)," } ?? "") }
         """
     }
@@ -109,5 +112,42 @@ import Testing
         #expect(alarm.encrypted && alarm.account == "A1234" && alarm.messageType == "SIA-DCS")
         #expect(alarm.detail["dev"] == "BE-R-1")
         #expect(timeline.waitUntil { $0.contains { $0.category == .reportAck } }, "the link's ACK reaches the core")
+    }
+
+    @Test func fallbackSMSAreSealedUnlessPlainIsAskedFor() {
+        let sms = "smsNumber: \"+3292000199\","
+        let hil = problem(board(kind: "hil", reporting: "{ account: \"A1234\", prefix: \"1\", keyFile: \"/k\" }", alarm: sms))
+        #expect(hil?.key == "reporting.smsKeyFile")
+        #expect(problem(board(kind: "hil", reporting: "{ account: \"A1234\", prefix: \"1\", keyFile: \"/k\", smsFormat: \"plain\" }", alarm: sms)) == nil)
+        #expect(problem(board(kind: "hil", reporting: "{ account: \"A1234\", prefix: \"1\", keyFile: \"/k\", smsFormat: \"morse\" }", alarm: sms))?.key == "reporting.smsFormat")
+    }
+
+    @Test func simulatorBoardSealsItsFallbackSMSWithAGeneratedKey() throws {
+        let storage = "/tmp/alarm-sms-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { _ = storage.withCString { rmdir($0) } }
+        defer { unlink(storage + "/sms.key"); unlink(storage + "/state") }
+        // The report link points nowhere: after smsFallbackAfter the alarm goes by SMS.
+        let text = board(link: "dc09+tcp://127.0.0.1:9", reporting: "{ account: \"A1234\", prefix: \"1\", encryption: \"none\" }",
+                         alarm: "smsNumber: \"+3292000199\", smsFallbackAfter: \"5s\",", storage: storage)
+        let b = try Board.parse(Array(text.utf8), file: "boards/test.json5")
+        let clock = ManualClock()
+        let device = try DeviceAssembly.assemble(b, clock: clock, logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }),
+                                                 store: InMemoryRecordStore())
+        try device.start()
+        defer { device.stop() }
+        clock.advance(by: .seconds(2))
+        device.simulation.button?.press(holding: .milliseconds(2500))
+        clock.advance(by: .milliseconds(2600))
+        clock.advance(by: .seconds(6))
+        let modem = try #require(device.simulation.modem)
+        let timeline = Collector<TimelineRecord>()
+        _ = device.runtime.addObserver(replay: true) { timeline.append($0) }
+        #expect(timeline.waitUntil { _ in !modem.sentMessages.isEmpty })
+        let sent = try #require(modem.sentMessages.first)
+        #expect(sent.to == "+3292000199")
+        #expect(sent.text.hasPrefix("AL1 BE-R-1 1 "))
+        let keyText = String(decoding: try #require(try? SecretFile.read(storage + "/sms.key")), as: UTF8.self)
+        let decoded = try SMSReport.decode(sent.text, key: try SMSKey(text: keyText))
+        #expect(decoded.fields["k"] == "HA")
     }
 }

@@ -80,6 +80,10 @@ public struct ReportingSettings: Sendable {
     public var keyEncoding: String = "ascii-hex"
     /// The secondary receiver, `dc09+tcp://HOST:PORT` or `dc09+udp://HOST:PORT`.
     public var secondary: PortURI?
+    /// The device's SMS key (64 hex digits, owner-only): seals fallback SMS and authenticates centre commands.
+    public var smsKeyFile: String?
+    /// `sealed` (default) or `plain` (an AML-like text, only when a board asks for it).
+    public var smsFormat: String = "sealed"
 }
 
 /// A board file, read and checked. Everything a board can choose lives here.

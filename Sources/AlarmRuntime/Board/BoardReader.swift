@@ -84,6 +84,10 @@ enum BoardReader {
             reporting = try readReporting(&rep, kind: kind)
             try rep.rejectUnknownKeys()
         }
+        if alarm.smsFallbackNumber != nil, reporting?.smsKeyFile == nil, reporting?.smsFormat != "plain", kind != .simulator {
+            throw BoardError(file: r.file, key: "reporting.smsKeyFile",
+                             problem: "missing (alarm.smsNumber is set and fallback SMS are sealed by default; or say reporting.smsFormat: \"plain\")")
+        }
         if let link = roles[.reportLink], link.scheme.hasPrefix("dc09"), reporting == nil {
             throw r.error("reporting", "missing (a DC-09 report link needs the account, and the key file unless the board is a simulator that says encryption: \"none\")")
         }
@@ -141,6 +145,16 @@ enum BoardReader {
                 throw r.error("keyEncoding", "expected \"ascii-hex\" or \"binary-hex\", got \"\(encoding)\"")
             }
             settings.keyEncoding = encoding
+        }
+        settings.smsKeyFile = try r.string("smsKeyFile")
+        if let format = try r.string("smsFormat") {
+            guard format == "sealed" || format == "plain" else {
+                throw r.error("smsFormat", "expected \"sealed\" or \"plain\", got \"\(format)\"")
+            }
+            settings.smsFormat = format
+        }
+        if settings.smsFormat == "sealed", settings.smsKeyFile == nil, kind != .simulator {
+            throw r.error("smsKeyFile", "missing (fallback SMS are sealed by default: name the device's SMS key file, or say smsFormat: \"plain\")")
         }
         if let text = try r.string("secondary") {
             guard let uri = PortURI(text), uri.scheme == "dc09+tcp" || uri.scheme == "dc09+udp", uri.hostAndPort != nil else {
