@@ -1,3 +1,4 @@
+import AlarmCore
 @testable import AlarmCodecs
 import Glibc
 import PosixIO
@@ -476,5 +477,30 @@ private func userDataLength(_ pdu: SMSSubmitPDU, digits: Int = 11) -> Int {
         let text = String(decoding: try StorageDirectory.readFile(path) ?? [], as: UTF8.self)
         #expect(status == 0, "python exited with \(String(describing: status)):\n\(text)")
         return text
+    }
+}
+
+@Suite struct SMSDeliverTests {
+    @Test func deliverRoundTripsSenderAndText() throws {
+        let text = "ALC1 BE-SIM-0001 8 END 12 q83v9+/aQk2Fz1xY0Y8wGA=="
+        let pdus = try SMSPDU.deliver(from: "+3292000101", text: text, timestamp: WallTime(millisecondsSince1970: 1_795_000_000_000))
+        #expect(pdus.count == 1)
+        let decoded = try SMSPDU.decodeDeliver(hex: pdus[0])
+        #expect(decoded.number == "+3292000101")
+        #expect(decoded.text == text)
+        #expect(throws: SMSPDUError.self) { try SMSPDU.decodeSubmit(hex: pdus[0]) }
+    }
+
+    @Test func unicodeAndLongDeliveries() throws {
+        let text = "Zoë, het alarm is beëindigd — " + String(repeating: "ok ", count: 40)
+        let pdus = try SMSPDU.deliver(from: "0470123456", text: text, timestamp: WallTime(millisecondsSince1970: 0), reference: 7)
+        #expect(pdus.count > 1)
+        let joined = try pdus.map { try SMSPDU.decodeDeliver(hex: $0).text }.joined()
+        #expect(joined == text)
+    }
+
+    @Test func submitIsNotADeliver() throws {
+        let submit = try SMSPDU.submit(to: "+3292000101", text: "x", reference: 0)[0]
+        #expect(throws: SMSPDUError.self) { try SMSPDU.decodeDeliver(hex: submit.hex) }
     }
 }

@@ -1,3 +1,5 @@
+import AlarmCore
+
 extension SMSPDU {
     /// Decodes a PDU as produced above (with the SMSC part "00" or with an SMSC address).
     ///
@@ -42,7 +44,7 @@ extension SMSPDU {
         }
     }
 
-    private enum TextCoding {
+    fileprivate enum TextCoding {
         case gsm7, ucs2
 
         /// 3GPP TS 23.038 section 4. 8-bit data and compressed text are not text this decoder
@@ -66,7 +68,7 @@ extension SMSPDU {
         }
     }
 
-    private static func decodeGSM7(_ userData: [UInt8], septets: Int, hasHeader: Bool,
+    fileprivate static func decodeGSM7(_ userData: [UInt8], septets: Int, hasHeader: Bool,
                                    number: String) throws(SMSPDUError) -> Decoded {
         // The UDL, not the octet count, says how many septets there are: with 7 spare bits the
         // last octet would otherwise yield an extra septet (an '@' if zero, CR if CR-padded).
@@ -86,7 +88,7 @@ extension SMSPDU {
                        concatenation: header.concatenation)
     }
 
-    private static func decodeUCS2(_ userData: [UInt8], octets: Int, hasHeader: Bool,
+    fileprivate static func decodeUCS2(_ userData: [UInt8], octets: Int, hasHeader: Bool,
                                    number: String) throws(SMSPDUError) -> Decoded {
         guard userData.count == octets else {
             throw .malformed("\(userData.count) user data octets, TP-UDL says \(octets)")
@@ -132,5 +134,63 @@ extension SMSPDU {
             index += 2 + data.count
         }
         return (end, concatenation)
+    }
+}
+
+extension SMSPDU {
+    /// Decodes an SMS-DELIVER PDU as AT+CMGR returns it in PDU mode (SMSC part first): the sender and the text of
+    /// this part. Fields the network sets and the device does not need (TP-PID, the service centre time) are skipped.
+    public static func decodeDeliver(hex: String) throws(SMSPDUError) -> Decoded {
+        var reader = SMSOctetReader(try SMSHex.decode(hex))
+        let smscLength = try reader.octet("SMSC length")
+        _ = try reader.octets(Int(smscLength), "SMSC address")
+        let first = try reader.octet("first octet")
+        guard first & 0x03 == 0x00 else {
+            throw .malformed("TP-MTI \(first & 0x03) is not SMS-DELIVER")
+        }
+        let digitCount = Int(try reader.octet("originating address length"))
+        guard digitCount <= SMSAddress.maximumDigits else {
+            throw .malformed("originating address of \(digitCount) digits")
+        }
+        let typeOfAddress = try reader.octet("originating type of address")
+        let addressOctets = try reader.octets((digitCount + 1) / 2, "originating address")
+        // An alphanumeric sender (TON 101) cannot be a centre number: it is reported as text the caller rejects.
+        let number: String
+        if (typeOfAddress >> 4) & 0x07 == 0b101 {
+            number = "alphanumeric"
+        } else {
+            number = try SMSAddress.decode(digitCount: digitCount, typeOfAddress: typeOfAddress, octets: addressOctets)
+        }
+        _ = try reader.octet("TP-PID")
+        let coding = try TextCoding(dataCodingScheme: reader.octet("TP-DCS"))
+        _ = try reader.octets(7, "TP-SCTS")
+        let userDataLength = Int(try reader.octet("TP-UDL"))
+        let userData = Array(reader.remaining())
+        let hasHeader = first & 0x40 != 0
+        switch coding {
+        case .gsm7:
+            return try decodeGSM7(userData, septets: userDataLength, hasHeader: hasHeader, number: number)
+        case .ucs2:
+            return try decodeUCS2(userData, octets: userDataLength, hasHeader: hasHeader, number: number)
+        }
+    }
+
+    /// SMS-DELIVER PDUs, as a network delivers them to the modem (for the emulator and tests): one per part.
+    /// `timestamp` is the service centre time stamp (UTC, zone 00).
+    public static func deliver(from number: String, text: String, timestamp: WallTime, reference: UInt8 = 0) throws(SMSPDUError) -> [String] {
+        let address = try SMSAddress.encode(number)
+        let c = CivilTime(millisecondsSince1970: timestamp.millisecondsSince1970)
+        func semiOctets(_ value: Int) -> UInt8 { UInt8((value % 10) << 4 | (value / 10 % 10)) }
+        let stamp = [c.year % 100, c.month, c.day, c.hour, c.minute, c.second].map(semiOctets) + [0x00]
+        return try SMSUserData.parts(for: text, reference: reference).map { part in
+            var tpdu: [UInt8] = [0x04 | (part.hasHeader ? 0x40 : 0)]  // SMS-DELIVER, no more messages to send
+            tpdu += address
+            tpdu.append(0x00)
+            tpdu.append(part.dataCodingScheme)
+            tpdu += stamp
+            tpdu.append(part.length)
+            tpdu += part.octets
+            return "00" + SMSHex.encode(tpdu)
+        }
     }
 }
