@@ -64,6 +64,7 @@ public final class ATModemDriver: NetworkMonitor, VoiceCalls, SMSSender, AlarmAw
     let callSink = Mutex<(@Sendable (CallEvent) -> Void)?>(nil)
     let dataSink = Mutex<(@Sendable (ModemDataStatus) -> Void)?>(nil)
     let timeSink = Mutex<(@Sendable (WallTime, Instant) -> Void)?>(nil)
+    let smsSink = Mutex<(@Sendable (String, String) -> Void)?>(nil)
 
     /// The network's time (NITZ, read with AT+CCLK after every modem start), with the instant it was read.
     public func onNetworkTime(_ sink: @escaping @Sendable (WallTime, Instant) -> Void) {

@@ -283,7 +283,9 @@ extension ATModemDriver {
             emitNetwork()
         case .packetDomain(let event):
             packetDomainEvent(event)
-        case .newMessage, .vendor:
+        case .newMessage(_, let index):
+            readMessage(index: index)
+        case .vendor:
             break
         }
     }

@@ -97,6 +97,8 @@ extension ATModemDriver {
             ATCommand("AT+CGREG=2"),
             ATCommand("AT+CEREG=2"),
             ATCommand("AT+CMGF=0"),
+            // New SMS are announced as +CMTI and stay in memory until read (never routed raw with +CMT).
+            ATCommand("AT+CNMI=2,1,0,0,0"),
         ]
         if case .clccURC(let enable) = profile.callState { commands.append(ATCommand(enable)) }
         commands += profile.vendorSettings.map { ATCommand($0) }
@@ -128,6 +130,7 @@ extension ATModemDriver {
             scheduleSignalPoll(generation: generation)
             pollBattery(generation: generation)
             configureData(generation: generation)
+            readStoredMessages(generation: generation)
         }
     }
 

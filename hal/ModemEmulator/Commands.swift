@@ -23,6 +23,7 @@ extension ModemEmulator {
         let body = String(upper.dropFirst(2))
         let original = String(text.dropFirst(2))
         if dataCommand(body, original: original) { return }
+        if inboxCommand(body) { return }
 
         switch body {
         case "": respond([], final: "OK")

@@ -117,6 +117,7 @@ extension ModemEmulator {
             // Contexts and IMS state are volatile; the network tears the bearer down with the modem.
             let plane = state.data.plane
             if let before = state.data.accessTechnologyBeforeFallback { state.settings.accessTechnology = before }
+            state.inbox.announce = false  // +CNMI is volatile; the SIM keeps the messages
             state.data = EmulatedDataState()
             state.data.plane = plane
         }

@@ -54,6 +54,7 @@ public final class ModemEmulator: Sendable {
         var charging = false
         var wrongPINs = 0
         var data = EmulatedDataState()
+        var inbox = EmulatedInbox()
     }
 
     let clock: any Clock
