@@ -89,6 +89,10 @@ struct Transition {
         if let target = command.alarmNumber, target != state.activeAlarm?.number { return }
         switch command.action {
         case .endAlarm: endAlarm(.centreEnded)
+        case .positionNow:
+            if state.lastFix != nil || state.network.status.cell != nil { queueReport(.positionUpdate) }
+        case .selfTest: queueReport(.periodicTest)
+        case .callBack: callBack(number: command.argument ?? 1)
         }
     }
 

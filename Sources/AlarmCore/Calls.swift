@@ -77,6 +77,26 @@ extension Transition {
         }
     }
 
+    /// The centre asked (authenticated) to be called for a listen-in. During an alarm this is the alarm's own call
+    /// (redialled if it drops); outside one it is a single attempt. Never while a call is up.
+    mutating func callBack(number position: Int) {
+        guard state.call == nil, (1...settings.centreNumbers.count).contains(position) else { return }
+        if var alarm {
+            alarm.nextNumberIndex = position - 1
+            alarm.centreHungUp = false
+            self.alarm = alarm
+            dialNext()
+            return
+        }
+        let number = settings.centreNumbers[position - 1]
+        let id = CallID.outgoing(state.nextOutgoingCall)
+        state.nextOutgoingCall += 1
+        state.call = CallState(id: id, number: number, connected: false, emergency: false)
+        state.counters.callsPlaced += 1
+        effects.append(.dial(id, number: number))
+        effects.append(.startTimer(.callSetup, after: settings.callSetupTimeout))
+    }
+
     mutating func attemptFailed(_ call: CallState) {
         guard var alarm else { return }
         if call.placedUnregistered, state.network.status.registration.isRegistered {

@@ -7,16 +7,25 @@ public enum ButtonEdge: String, Sendable, Hashable, Codable {
 public struct CentreCommand: Sendable, Hashable, Codable {
     public enum Action: String, Sendable, Hashable, Codable {
         case endAlarm = "end-alarm"
+        /// Report the position now.
+        case positionNow = "position-now"
+        /// Call centre number `argument` (1-based) for a listen-in: the device calls out.
+        case callBack = "call-back"
+        /// Report the device's state now (the self-test report).
+        case selfTest = "self-test"
     }
 
     public var action: Action
     /// The alarm the command is meant for. A late or replayed command for an earlier alarm must not end
     /// the current one; nil (a link that cannot say) applies to whatever alarm is active.
     public var alarmNumber: Int?
+    /// The centre number to call for `callBack` (1-based).
+    public var argument: Int?
 
-    public init(_ action: Action, alarmNumber: Int? = nil) {
+    public init(_ action: Action, alarmNumber: Int? = nil, argument: Int? = nil) {
         self.action = action
         self.alarmNumber = alarmNumber
+        self.argument = argument
     }
 
     public static let endAlarm = CentreCommand(.endAlarm)

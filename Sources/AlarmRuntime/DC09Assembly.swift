@@ -52,13 +52,21 @@ extension DeviceAssembly {
 extension DeviceAssembly {
     /// The fallback SMS text: sealed with the device's SMS key unless the board asks for plain text. Simulator
     /// boards without a key file get one generated under their storage (like their storage key).
-    static func smsFormatter(_ board: Board) throws(BoardError) -> (@Sendable (Report) -> String)? {
-        if board.reporting?.smsFormat == "plain" { return nil }
-        guard board.alarm.smsFallbackNumber != nil else { return nil }
-        let path = board.reporting?.smsKeyFile ?? (board.storagePath.hasSuffix("/") ? board.storagePath : board.storagePath + "/") + "sms.key"
-        let key = try loadSMSKey(path, board: board, createIfMissing: board.reporting?.smsKeyFile == nil && board.kind == .simulator)
+    static func smsFormatter(_ board: Board, key: SMSKey?) -> (@Sendable (Report) -> String)? {
+        guard board.reporting?.smsFormat != "plain", let key else { return nil }
         let deviceID = board.deviceID
         return { report in SMSReport.encode(report, deviceID: deviceID, key: key) }
+    }
+
+    /// The device's SMS key: the board's file, or on simulator boards a generated one; nil when the board neither
+    /// sends sealed SMS nor takes commands by SMS.
+    static func smsKey(_ board: Board) throws(BoardError) -> SMSKey? {
+        guard board.reporting?.smsKeyFile != nil
+                || (board.kind == .simulator && board.alarm.smsFallbackNumber != nil && board.reporting?.smsFormat != "plain") else {
+            return nil
+        }
+        let path = board.reporting?.smsKeyFile ?? (board.storagePath.hasSuffix("/") ? board.storagePath : board.storagePath + "/") + "sms.key"
+        return try loadSMSKey(path, board: board, createIfMissing: board.reporting?.smsKeyFile == nil && board.kind == .simulator)
     }
 
     static func loadSMSKey(_ path: String, board: Board, createIfMissing: Bool) throws(BoardError) -> SMSKey {

@@ -188,11 +188,17 @@ public enum DeviceAssembly {
                                 sms: modem.sms, reportLink: reportLink, audio: audio, vibrator: vibrator, power: power,
                                 amplifierEnable: amplifier, store: recordStore)
         backends.alarmAwareModem = modem.alarmAware
-        backends.smsText = try smsFormatter(board)
+        let smsKey = try smsKey(board)
+        backends.smsText = smsFormatter(board, key: smsKey)
         let runtime = DeviceRuntime(machine: AlarmMachine(settings: board.alarm),
                                     identity: .init(deviceID: board.deviceID, boardName: board.name),
                                     clock: clock, backends: backends, haptics: board.haptics,
                                     silence: board.silence, logger: logger)
+        if let smsKey, let driver = modem.driver {
+            let gate = SMSCommandGate(deviceID: board.deviceID, key: smsKey, centreNumbers: board.alarm.centreNumbers,
+                                      store: recordStore, logger: logger) { command in runtime.post(.centre(command)) }
+            driver.onIncomingSMS { sender, text in gate.received(from: sender, text: text) }
+        }
         var afterStart = modem.afterStart
         var teardown = modem.teardown + backendTeardown
         if let data = board.data, let driver = modem.driver {

@@ -51,3 +51,36 @@ import Testing
         #expect(!h.indications.contains(.delivered))
     }
 }
+
+@Suite struct CentreCommandTests {
+    @Test func positionNowAndSelfTestReport() {
+        var h = Harness()
+        h.send(.fix(brussels))
+        #expect(h.send(.centre(CentreCommand(.positionNow))).reports.map(\.kind) == [.positionUpdate])
+        #expect(h.send(.centre(CentreCommand(.selfTest))).reports.map(\.kind) == [.periodicTest])
+    }
+
+    @Test func callBackOutsideAnAlarmIsOneAttemptToThatNumber() {
+        var h = Harness()
+        h.send(.network(NetworkStatus(registration: .home)))
+        let effects = h.send(.centre(CentreCommand(.callBack, argument: 2)))
+        #expect(effects.dialled == ["+3220000002"])
+        let call = h.currentCall!
+        h.send(.call(call, .ended(.noAnswer)))
+        _ = h.advance(.seconds(300))
+        #expect(h.dials == ["+3220000002"], "no redial outside an alarm")
+        #expect(h.send(.centre(CentreCommand(.callBack, argument: 3))).dialled.isEmpty, "no such centre number")
+    }
+
+    @Test func callBackDuringAnAlarmAfterTheCentreHungUp() {
+        var h = Harness()
+        h.send(.network(NetworkStatus(registration: .home)))
+        h.trigger()
+        let call = h.currentCall!
+        h.send(.call(call, .connected))
+        #expect(h.send(.centre(CentreCommand(.callBack, argument: 2))).dialled.isEmpty, "never while a call is up")
+        h.send(.call(call, .ended(.normalClearing)))
+        let again = h.send(.centre(CentreCommand(.callBack, argument: 2)))
+        #expect(again.dialled == ["+3220000002"])
+    }
+}
