@@ -72,9 +72,9 @@ let package = Package(
         .executableTarget(name: "alarmctl", dependencies: [
             "AlarmRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
         .executableTarget(name: "alarm-centre", dependencies: [
-            "SimCentre", "AlarmCodecs", "AlarmCore", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
+            "SimCentre", "AlarmCodecs", "AlarmCore", "DC09", "PosixIO", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
         .executableTarget(name: "alarm-sim", dependencies: [
-            "AlarmRuntime", "PosixIO", "SimTools", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            "AlarmRuntime", "PosixIO", "SimTools", "CentreSMS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         .executableTarget(name: "alarm-bench", dependencies: [
             "AlarmRuntime", "AlarmCore", "HAL", "SimBackends", "LinuxBackends", "SimCentre", "PosixIO",

@@ -1,5 +1,6 @@
 import AlarmRuntime
 import ArgumentParser
+import CentreSMS
 import Dispatch
 import Glibc
 import PosixIO
@@ -45,9 +46,20 @@ struct AlarmSim: ParsableCommand {
             guard GPSFake.isAvailable else { throw ValidationError(GPSFake.unavailableMessage) }
             gpsd = try GPSFake.start(log: nmea, port: port, outputPath: "\(logs)/gpsd.log")
         }
+        let dc09 = parsed.roles[.reportLink]?.scheme.hasPrefix("dc09") == true
         if parsed.roles[.reportLink]?.scheme == "tcp", let (_, port) = parsed.roles[.reportLink]?.hostAndPort {
             children.append(try ChildProcess.spawn("\(bin)/alarm-centre",
                 ["--port", "\(port)", "--end-after-updates", "\(endAfterUpdates)"], stdout: centreLog, stderr: centreLog))
+        }
+        if dc09, let reporting = parsed.reporting, let (_, port) = parsed.roles[.reportLink]?.hostAndPort {
+            var arguments = ["--dc09", "--port", "\(port)", "--account", reporting.account, "--key-encoding", reporting.keyEncoding,
+                             // The receiver looks down for the alarm frame: the SMS fallback shows, then IP delivers.
+                             "--ignore-first", "1"]
+            if let keyFile = reporting.keyFile {
+                try Self.ensureKey(keyFile, encoding: reporting.keyEncoding)
+                arguments += ["--key-file", keyFile]
+            }
+            children.append(try ChildProcess.spawn("\(bin)/alarm-centre", arguments, stdout: centreLog, stderr: centreLog))
         }
         children.append(try ChildProcess.spawn("\(bin)/alarmd", ["--board", board, "--log-level", "info"],
                                                stdout: daemonLog, stderr: daemonLog))
@@ -60,7 +72,7 @@ struct AlarmSim: ParsableCommand {
         }
         defer { withExtendedLifetime(interrupt) {} }
 
-        let timeline = Timeline()
+        let timeline = Timeline(expectSMSFallback: dc09)
         let outcome: Timeline.Outcome
         do {
             let watcher = try connect(parsed.controlSocketPath, children: children)
@@ -78,6 +90,11 @@ struct AlarmSim: ParsableCommand {
                     continue
                 }
                 timeline.add(record)
+                if dc09, !timeline.endSent, let alarm = timeline.alarmNumber, timeline.updatesAcknowledged >= endAfterUpdates {
+                    // The dispatcher has seen enough: the centre ends the alarm with a signed SMS command.
+                    timeline.endSent = true
+                    try sendEndCommand(parsed, alarm: alarm)
+                }
                 if !pressed, timeline.modemReady {
                     pressed = true
                     let response = try ControlClient(socketPath: parsed.controlSocketPath)
@@ -97,6 +114,30 @@ struct AlarmSim: ParsableCommand {
             printTail(of: "\(logs)/alarmd.log")
             throw ExitCode(1)
         }
+    }
+
+    /// The centre's "end alarm N" as an authenticated SMS from the first centre number, delivered through the
+    /// simulated network. The counter is the Unix time, so it grows from one run to the next.
+    func sendEndCommand(_ board: Board, alarm: Int) throws {
+        let keyPath = board.reporting?.smsKeyFile ?? (board.storagePath.hasSuffix("/") ? board.storagePath : board.storagePath + "/") + "sms.key"
+        let key = try SMSKey(text: String(decoding: try SecretFile.read(keyPath, limit: 256), as: UTF8.self))
+        let command = SMSCommand(deviceID: board.deviceID, counter: UInt64(time(nil)), verb: .endAlarm, argument: alarm)
+        guard let centre = board.alarm.centreNumbers.first else { return }
+        let response = try ControlClient(socketPath: board.controlSocketPath)
+            .request(ControlRequest(command: "sim", arguments: ["sms", centre, command.text(key: key)]))
+        guard response.ok else { throw ValidationError(response.error ?? "SMS injection refused") }
+    }
+
+    /// The simulator board's DC-09 key: generated once (owner-only) so the device and the simulated centre share it.
+    static func ensureKey(_ path: String, encoding: String) throws {
+        if (try? SecretFile.read(path, limit: 256)) != nil { return }
+        var generator = SystemRandomNumberGenerator()
+        let digits = Array("0123456789ABCDEF".utf8)
+        let count = encoding == "binary-hex" ? 64 : 32
+        let key = (0..<count).map { _ in digits[Int.random(in: 0..<16, using: &generator)] }
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        let directory = parts.count > 1 ? parts.dropLast().joined(separator: "/") : "."
+        try StorageDirectory(path: directory.isEmpty ? "/" : directory).replaceAtomically(String(parts.last ?? ""), with: key)
     }
 
     /// The daemon needs a moment to create its socket; retry until it does or dies.
@@ -130,6 +171,13 @@ final class Timeline {
         var summary: String
     }
 
+    let expectSMSFallback: Bool
+    var endSent = false
+    private(set) var alarmNumber: Int?
+    private var smsFallbackAt: Int64?
+
+    init(expectSMSFallback: Bool) { self.expectSMSFallback = expectSMSFallback }
+
     private var buffered: [TimelineRecord] = []
     private var triggerAt: Int64?
     private(set) var modemReady = false
@@ -137,14 +185,19 @@ final class Timeline {
     private var deliveredAt: Int64?
     private var alarmAckAt: Int64?
     private var connectedAt: Int64?
-    private var updatesAcknowledged = 0
+    private(set) var updatesAcknowledged = 0
     private var endedAt: Int64?
     private var updateSequences: Set<String> = []
 
     func add(_ record: TimelineRecord) {
         switch record.category {
         case .network where record.text.hasPrefix("modem ready"): modemReady = true
-        case .trigger: triggerAt = triggerAt ?? record.at
+        case .trigger:
+            triggerAt = triggerAt ?? record.at
+            if alarmNumber == nil, let hash = record.text.firstIndex(of: "#") {
+                alarmNumber = Int(record.text[record.text.index(after: hash)...].prefix { $0.isNumber })
+            }
+        case .sms where record.text.hasPrefix("SMS fallback"): smsFallbackAt = smsFallbackAt ?? record.at
         case .delivered: deliveredAt = deliveredAt ?? record.at
         case .call where record.text.contains("connected"): connectedAt = connectedAt ?? record.at
         case .report where record.text.contains("position-update"):
@@ -185,9 +238,11 @@ final class Timeline {
         if connectedAt == nil { missing.append("centre call never connected") }
         if updatesAcknowledged == 0 { missing.append("no position update acknowledged") }
         if endedAt == nil { missing.append("alarm did not end in time") }
+        if expectSMSFallback && smsFallbackAt == nil { missing.append("no SMS fallback while the receiver was silent") }
         func rel(_ t: Int64?) -> String { t.map { "+\($0 - trigger) ms" } ?? "never" }
         let facts = "delivered \(rel(deliveredAt)), alarm report acknowledged \(rel(alarmAckAt)), "
             + "call connected \(rel(connectedAt)), \(updatesAcknowledged) position update(s) acknowledged, ended \(rel(endedAt))"
+            + (expectSMSFallback ? ", SMS fallback \(rel(smsFallbackAt))" : "")
         if missing.isEmpty { return Outcome(delivered: true, summary: "OK: \(facts)") }
         return Outcome(delivered: false, summary: "FAILED (\(missing.joined(separator: ", "))): \(facts)")
     }

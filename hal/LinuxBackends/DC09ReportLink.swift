@@ -190,6 +190,8 @@ public final class DC09ReportLink: ReportLink {
             if let index = s.waiting.firstIndex(where: { $0.sequence == sequence }) {
                 s.waiting[index] = report
             } else {
+                // A newer position makes a waiting older one worthless (the core has dropped it already).
+                if report.kind == .positionUpdate { s.waiting.removeAll { $0.kind == .positionUpdate } }
                 s.waiting.append(report)
             }
             return true

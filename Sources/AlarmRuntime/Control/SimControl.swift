@@ -40,6 +40,7 @@ public struct SimControl: Sendable {
         data-drop                    the network tears the data connection down (+CGEV; modem "pty:sim")
         cell gsm|umts|lte            the serving cell's technology (a 2G cell holds data during calls)
         ims on|off                   IMS voice in the emulated modem (off: calls fall back to 2G, data held)
+        sms FROM TEXT…               the network delivers an SMS to the emulated modem (e.g. a signed centre command)
         """
 
     public func perform(_ arguments: [String]) throws(Failure) -> String {
@@ -145,6 +146,11 @@ public struct SimControl: Sendable {
             guard let value = rest.first, value == "on" || value == "off" else { throw Failure("expected on or off") }
             try need(world.emulator, "modem (pty:sim)").setIMS(value == "on")
             return "IMS \(value)"
+        case "sms":
+            guard rest.count >= 2 else { throw Failure("expected a sender number and the text") }
+            let delivered = try need(world.emulator, "modem (pty:sim)").deliverSMS(from: rest[0], text: rest.dropFirst().joined(separator: " "))
+            guard delivered else { throw Failure("the emulated SIM's message memory is full") }
+            return "SMS delivered to the modem"
         case "modem-transcript":
             let count = rest.first.flatMap { Int($0) } ?? 40
             return try need(world.emulator, "modem (pty:sim)").transcript.suffix(max(1, count)).joined(separator: "\n")
