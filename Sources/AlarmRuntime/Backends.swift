@@ -19,7 +19,7 @@ public struct Backends: Sendable {
     public var alarmAwareModem: (any AlarmAwareModem)?
     /// The text of a fallback SMS; boards get the sealed format unless they ask for plain text. nil: plain text
     /// (direct constructions in tests).
-    public var smsText: (@Sendable (Report) -> String)?
+    public var smsText: (@Sendable (Report, _ battery: Int?, _ signal: Int?) -> String)?
 
     public init(button: any ButtonInput, position: any PositionSourceDevice, network: any NetworkMonitor,
                 calls: any VoiceCalls, sms: any SMSSender, reportLink: any ReportLink,

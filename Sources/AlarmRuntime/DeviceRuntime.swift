@@ -299,11 +299,14 @@ public final class DeviceRuntime: Sendable {
             publish(.report, "report #\(report.sequence) \(report.kind.rawValue) \(verb): \(Self.summary(of: report))")
             logger.info("report \(verb)", metadata: ["seq": "\(report.sequence)", "kind": "\(report.kind.rawValue)",
                                                     "position": "\(Self.summary(of: report))"])
+            (backends.reportLink as? any DeviceStateReporting)?
+                .setDeviceState(battery: state.power?.batteryPercent, signal: state.network.status.signal)
             backends.reportLink.send(report)
         case .sendSMS(let number, let report):
             publish(.sms, "SMS fallback for report #\(report.sequence) to \(number)")
             let sequence = report.sequence
-            let text = backends.smsText?(report) ?? FallbackSMS.text(deviceID: identity.deviceID, report: report)
+            let text = backends.smsText?(report, state.power?.batteryPercent, state.network.status.signal)
+                ?? FallbackSMS.text(deviceID: identity.deviceID, report: report)
             backends.sms.send(text: text, to: number) { [self] result in
                 switch result {
                 case .success: post(.sms(sequence: sequence, accepted: true))

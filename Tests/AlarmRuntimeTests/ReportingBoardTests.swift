@@ -111,6 +111,7 @@ import Testing
         let alarm = try #require(received.all.first { $0.code == "HA" })
         #expect(alarm.encrypted && alarm.account == "A1234" && alarm.messageType == "SIA-DCS")
         #expect(alarm.detail["dev"] == "BE-R-1")
+        #expect(alarm.detail["sig"] != nil, "the modem's signal travels in the detail block")
         #expect(timeline.waitUntil { $0.contains { $0.category == .reportAck } }, "the link's ACK reaches the core")
     }
 
@@ -149,5 +150,6 @@ import Testing
         let keyText = String(decoding: try #require(try? SecretFile.read(storage + "/sms.key")), as: UTF8.self)
         let decoded = try SMSReport.decode(sent.text, key: try SMSKey(text: keyText))
         #expect(decoded.fields["k"] == "HA")
+        #expect(decoded.fields["q"] != nil, "the signal travels in the sealed SMS")
     }
 }

@@ -8,6 +8,11 @@ public enum ReportLinkEvent: Sendable, Hashable {
     case linkDown(FaultKind)
 }
 
+/// A link whose frames carry the device's battery and signal (DC-09's detail block).
+public protocol DeviceStateReporting: Sendable {
+    func setDeviceState(battery: Int?, signal: Int?)
+}
+
 /// The data link to the receiving centre. `send` never blocks; the outcome comes back as an event
 /// (a missing answer is the core's timeout, not the link's).
 public protocol ReportLink: Sendable {

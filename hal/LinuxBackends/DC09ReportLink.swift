@@ -56,7 +56,7 @@ public struct DC09LinkSettings: Sendable {
 /// The report link in SIA DC-09: each report becomes one frame written in one write, to the primary receiver or,
 /// after repeated silence, the secondary. ACKs are matched by sequence; a NAK that shows our clock is off corrects
 /// the timestamp offset (bounded) and resends at once, at most twice; DUH is final for the frame.
-public final class DC09ReportLink: ReportLink {
+public final class DC09ReportLink: ReportLink, DeviceStateReporting {
     struct InFlight {
         var report: Report
         var endpoint: Int
