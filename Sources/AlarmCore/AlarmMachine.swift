@@ -29,12 +29,16 @@ struct Transition {
         switch input {
         case .button(let edge): button(edge)
         case .timer(let timer): timerFired(timer)
-        case .fix(let fix): fixReceived(fix)
+        case .fix(let fix):
+            fixReceived(fix)
+            watchGNSSHealth(fix)
         case .restoredFix(let fix, let age):
             // Never over a fix received since the start.
             if state.lastFix == nil { state.lastFix = ReceivedFix(fix: fix, receivedAt: now - age) }
         case .fixLost: break  // the last fix ages on its own; nothing to decide now
-        case .network(let status): networkChanged(status)
+        case .network(let status):
+            networkChanged(status)
+            watchModemHealth(status)
         case .dataPath(let path): dataPathChanged(path)
         case .call(let id, let progress): callProgressed(id, progress)
         case .incomingCall(let id, let caller): incomingCall(id, caller: caller)
@@ -44,6 +48,7 @@ struct Transition {
         case .power(let status): powerChanged(status)
         case .started:
             if let interval = settings.periodicTestInterval { effects.append(.startTimer(.periodicTest, after: interval)) }
+            effects.append(.startTimer(.gnssTrouble, after: settings.gnssTroubleAfter))
         }
     }
 
@@ -79,6 +84,13 @@ struct Transition {
             if case .afterAlarm = state.mode { state.mode = .idle }
         case .positionSMSDue: positionSMSDue()
         case .smsFallback(let sequence): sendBySMS(sequence)
+        case .modemTrouble:
+            state.modemTroubleTimerRunning = false
+            if !state.modemTroubleReported {
+                state.modemTroubleReported = true
+                queueReport(.modemTrouble)
+            }
+        case .gnssTrouble: gnssWatchFired()
         case .periodicTest:
             queueReport(.periodicTest)
             if let interval = settings.periodicTestInterval { effects.append(.startTimer(.periodicTest, after: interval)) }

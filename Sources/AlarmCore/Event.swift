@@ -81,6 +81,8 @@ public enum TimerID: Sendable, Hashable, Codable, CustomStringConvertible {
     /// No receiver acknowledged report N in time: it goes by SMS too.
     case smsFallback(Int)
     case periodicTest
+    case modemTrouble
+    case gnssTrouble
 
     public var description: String {
         switch self {
@@ -97,6 +99,8 @@ public enum TimerID: Sendable, Hashable, Codable, CustomStringConvertible {
         case .positionSMSDue: "position-sms-due"
         case .smsFallback(let s): "sms-fallback(\(s))"
         case .periodicTest: "periodic-test"
+        case .modemTrouble: "modem-trouble"
+        case .gnssTrouble: "gnss-trouble"
         }
     }
 }

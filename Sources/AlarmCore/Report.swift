@@ -16,12 +16,19 @@ public enum ReportKind: String, Sendable, Hashable, Codable {
     case batteryRestored = "battery-restored"
     /// The last report before the battery gives out, with the position.
     case batteryCritical = "battery-critical"
+    /// The modem has not been usable for `modemTroubleAfter` (reported once it is back: it is the transport).
+    case modemTrouble = "modem-trouble"
+    case modemRestored = "modem-restored"
+    /// No GNSS fix for `gnssTroubleAfter` (indoors for long, or a receiver fault: the centre cannot tell).
+    case gnssTrouble = "gnss-trouble"
+    case gnssRestored = "gnss-restored"
 
     /// Goes by SMS too when IP cannot carry it in time.
     public var mustArrive: Bool {
         switch self {
         case .alarm, .cancelRequested, .emergencyCallPlaced, .trackingEnded, .batteryCritical: true
-        case .positionUpdate, .periodicTest, .batteryLow, .batteryRestored: false
+        case .positionUpdate, .periodicTest, .batteryLow, .batteryRestored, .modemTrouble, .modemRestored, .gnssTrouble,
+             .gnssRestored: false
         }
     }
 
@@ -29,7 +36,8 @@ public enum ReportKind: String, Sendable, Hashable, Codable {
     public var belongsToAlarm: Bool {
         switch self {
         case .alarm, .positionUpdate, .cancelRequested, .emergencyCallPlaced, .trackingEnded: true
-        case .periodicTest, .batteryLow, .batteryRestored, .batteryCritical: false
+        case .periodicTest, .batteryLow, .batteryRestored, .batteryCritical, .modemTrouble, .modemRestored, .gnssTrouble,
+             .gnssRestored: false
         }
     }
 }

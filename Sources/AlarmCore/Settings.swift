@@ -42,6 +42,11 @@ public struct AlarmSettings: Sendable, Hashable, Codable {
     /// At or below this the device reports its position one last time.
     public var batteryCriticalPercent = 5
 
+    /// The modem unusable (no AT answers, restarting, unplugged) this long is device trouble.
+    public var modemTroubleAfter: Duration = .seconds(180)
+    /// No GNSS fix this long is reported (informative: indoors looks the same as a fault).
+    public var gnssTroubleAfter: Duration = .seconds(6 * 3600)
+
     /// Off unless a board enables it.
     public var cancelGesture: CancelGesture? = nil
 

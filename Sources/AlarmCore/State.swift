@@ -23,6 +23,9 @@ public struct AlarmState: Sendable, Hashable {
     /// Battery reports already made (each once until the battery recovers).
     public var batteryLowReported = false
     public var batteryCriticalReported = false
+    public var modemTroubleReported = false
+    public var modemTroubleTimerRunning = false
+    public var gnssTroubleReported = false
 
     public init() {}
 

@@ -27,6 +27,12 @@ public struct DC09EventCode: Sendable, Hashable {
     public static let batteryRestored = DC09EventCode(sia: "YR", contactIDQualifier: 3, contactIDEvent: 302)
     /// "Battery missing/dead": the device is about to go silent.
     public static let batteryCritical = DC09EventCode(sia: "YM", contactIDQualifier: 1, contactIDEvent: 311)
+    /// Communication trouble: the modem was unusable.
+    public static let modemTrouble = DC09EventCode(sia: "YC", contactIDQualifier: 1, contactIDEvent: 350)
+    public static let modemRestored = DC09EventCode(sia: "YK", contactIDQualifier: 3, contactIDEvent: 350)
+    /// Sensor trouble: no GNSS fix for long.
+    public static let gnssTrouble = DC09EventCode(sia: "YX", contactIDQualifier: 1, contactIDEvent: 380)
+    public static let gnssRestored = DC09EventCode(sia: "YZ", contactIDQualifier: 3, contactIDEvent: 380)
 
     public static func code(for kind: ReportKind) -> DC09EventCode {
         switch kind {
@@ -39,6 +45,10 @@ public struct DC09EventCode: Sendable, Hashable {
         case .batteryLow: .batteryLow
         case .batteryRestored: .batteryRestored
         case .batteryCritical: .batteryCritical
+        case .modemTrouble: .modemTrouble
+        case .modemRestored: .modemRestored
+        case .gnssTrouble: .gnssTrouble
+        case .gnssRestored: .gnssRestored
         }
     }
 }

@@ -292,7 +292,8 @@ public final class DC09Receiver: Sendable {
         let event = data[data.index(after: bar)...]
         if kind == "ADM-CID" {
             let contactID: [String: String] = ["1122": "HA", "3122": "HH", "1406": "OC", "1101": "QA", "1602": "RP",
-                                               "1302": "YT", "3302": "YR", "1311": "YM"]
+                                               "1302": "YT", "3302": "YR", "1311": "YM",
+                                               "1350": "YC", "3350": "YK", "1380": "YX", "3380": "YZ"]
             return contactID[String(event.prefix(4))] ?? "YN"
         }
         return String(event.suffix(2))

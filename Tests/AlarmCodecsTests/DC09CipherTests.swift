@@ -79,7 +79,8 @@ import Testing
     @Test(arguments: [(ReportKind.alarm, "HA", "1122"), (.positionUpdate, "HS", "1122"), (.cancelRequested, "OC", "1406"),
                       (.trackingEnded, "HH", "3122"), (.emergencyCallPlaced, "QA", "1101"),
                       (.periodicTest, "RP", "1602"), (.batteryLow, "YT", "1302"), (.batteryRestored, "YR", "3302"),
-                      (.batteryCritical, "YM", "1311")])
+                      (.batteryCritical, "YM", "1311"), (.modemTrouble, "YC", "1350"), (.modemRestored, "YK", "3350"),
+                      (.gnssTrouble, "YX", "1380"), (.gnssRestored, "YZ", "3380")])
     func everyKindHasACode(kind: ReportKind, siaCode: String, contactID: String) {
         let sia = DC09Composer(account: account, format: .siaDCS, deviceID: "BE-1").message(for: report(kind), now: now)
         #expect(sia.kind == .siaDCS)

@@ -15,7 +15,7 @@ import Testing
         #expect(second.first?.sequence != first.first?.sequence)
         var off = Harness { $0.periodicTestInterval = nil }
         off.send(.started)
-        #expect(off.advance(.seconds(200_000)).reports.isEmpty)
+        #expect(!off.advance(.seconds(200_000)).reports.contains { $0.kind == .periodicTest })
     }
 
     @Test func batteryLowOnceThenRestoreThenLowAgain() {
@@ -82,5 +82,37 @@ import Testing
         h.send(.call(call, .ended(.normalClearing)))
         let again = h.send(.centre(CentreCommand(.callBack, argument: 2)))
         #expect(again.dialled == ["+3220000002"])
+    }
+}
+
+@Suite struct TroubleTests {
+    @Test func modemUnusableForLongIsReportedAndItsReturnToo() {
+        var h = Harness { $0.modemTroubleAfter = .seconds(180) }
+        h.send(.started)
+        h.send(.network(NetworkStatus(registration: .home)))
+        h.send(.network(.unknown))  // the modem stopped answering
+        #expect(h.advance(.seconds(179)).reports.isEmpty)
+        h.send(.network(.unknown))  // still gone: the watch is not restarted
+        #expect(h.advance(.seconds(1)).reports.map(\.kind) == [.modemTrouble])
+        #expect(h.send(.network(NetworkStatus(registration: .home))).reports.map(\.kind) == [.modemRestored])
+        // A short hiccup is nothing.
+        h.send(.network(.unknown))
+        _ = h.advance(.seconds(60))
+        h.send(.network(NetworkStatus(registration: .home)))
+        #expect(Set(h.all.reports.filter { $0.kind == .modemTrouble }.map(\.sequence)).count == 1, "one report, however often resent")
+    }
+
+    @Test func noGNSSFixForLongIsReportedAndTheNextFixRestoresIt() {
+        var h = Harness { $0.gnssTroubleAfter = .seconds(3600); $0.periodicTestInterval = nil }
+        h.send(.started)
+        _ = h.advance(.seconds(1800))
+        h.send(.fix(brussels))  // a fix half-way: the watch counts from it
+        #expect(h.advance(.seconds(3599)).reports.isEmpty)
+        #expect(h.advance(.seconds(1)).reports.map(\.kind) == [.gnssTrouble])
+        _ = h.advance(.seconds(7200))
+        #expect(Set(h.all.reports.filter { $0.kind == .gnssTrouble }.map(\.sequence)).count == 1, "reported once")
+        h.at(.seconds(1))
+        #expect(h.send(.fix(brussels)).reports.map(\.kind) == [.gnssRestored])
+        #expect(h.send(.fix(brussels)).reports.isEmpty)
     }
 }

@@ -258,6 +258,8 @@ enum BoardReader {
         } else if let v = try a.duration("periodicTest", minimum: .seconds(60)) {
             s.periodicTestInterval = v
         }
+        if let v = try a.duration("modemTroubleAfter", minimum: .seconds(10)) { s.modemTroubleAfter = v }
+        if let v = try a.duration("gnssTroubleAfter", minimum: .seconds(60)) { s.gnssTroubleAfter = v }
         if let v = try a.integer("batteryLowPercent", in: 1...90) { s.batteryLowPercent = v }
         if let v = try a.integer("batteryCriticalPercent", in: 1...50) { s.batteryCriticalPercent = v }
         if s.batteryCriticalPercent >= s.batteryLowPercent {

@@ -1,0 +1,38 @@
+extension Transition {
+    /// The driver reports `unknown` registration whenever the modem is not usable (starting, recovering, gone).
+    mutating func watchModemHealth(_ status: NetworkStatus) {
+        if status.registration == .unknown {
+            guard !state.modemTroubleTimerRunning, !state.modemTroubleReported else { return }
+            state.modemTroubleTimerRunning = true
+            effects.append(.startTimer(.modemTrouble, after: settings.modemTroubleAfter))
+            return
+        }
+        if state.modemTroubleTimerRunning {
+            state.modemTroubleTimerRunning = false
+            effects.append(.cancelTimer(.modemTrouble))
+        }
+        if state.modemTroubleReported {
+            state.modemTroubleReported = false
+            queueReport(.modemRestored)
+        }
+    }
+
+    /// After a trouble report, the first GNSS fix reports the restore and starts the watch again. (Fixes otherwise
+    /// touch no timer: the watch looks at the last fix when it fires.)
+    mutating func watchGNSSHealth(_ fix: Fix) {
+        guard fix.source == .gnss, state.gnssTroubleReported else { return }
+        state.gnssTroubleReported = false
+        queueReport(.gnssRestored)
+        effects.append(.startTimer(.gnssTrouble, after: settings.gnssTroubleAfter))
+    }
+
+    mutating func gnssWatchFired() {
+        if let last = state.lastFix, last.fix.source == .gnss, now - last.receivedAt < settings.gnssTroubleAfter {
+            effects.append(.startTimer(.gnssTrouble, after: settings.gnssTroubleAfter - (now - last.receivedAt)))
+            return
+        }
+        guard !state.gnssTroubleReported else { return }
+        state.gnssTroubleReported = true
+        queueReport(.gnssTrouble)
+    }
+}
