@@ -78,7 +78,7 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(name: "alarm-bench", dependencies: [
             "AlarmRuntime", "AlarmCore", "HAL", "SimBackends", "LinuxBackends", "SimCentre", "PosixIO",
-            "ATModem", "ModemEmulator", "GPSD", "SimTools",
+            "ATModem", "ModemEmulator", "GPSD", "SimTools", "DC09", "AlarmCodecs",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
 

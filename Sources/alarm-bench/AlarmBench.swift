@@ -84,6 +84,7 @@ struct AlarmBench: ParsableCommand {
         try modemCases(&harness, iterations: iterations)
         try fullPathCase(&harness, iterations: iterations)
         try gpsCase(&harness, iterations: iterations)
+        try dc09Cases(&harness, iterations: iterations)
 
         print(harness.table)
         try harness.write(to: output)

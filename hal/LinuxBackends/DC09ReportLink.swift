@@ -45,6 +45,8 @@ public struct DC09LinkSettings: Sendable {
     /// A NULL frame after this long without any frame (link supervision); nil: none. Hourly by default: a
     /// wearable's battery matters more than a tighter check.
     public var supervisionInterval: Duration? = .seconds(3600)
+    /// Called with the sequence right after a frame went into the socket (benchmarks).
+    public var frameWritten: (@Sendable (Int) -> Void)?
 
     public init(endpoints: [DC09Endpoint], composer: DC09Composer, key: DC09Key?) {
         self.endpoints = endpoints
@@ -216,6 +218,7 @@ public final class DC09ReportLink: ReportLink, DeviceStateReporting {
         do throws(Errno) {
             let connection = try currentConnection()
             try connection.send(frame)
+            settings.frameWritten?(sequence)
             state.withLock { s in
                 s.lastSent = clock.now().milliseconds
                 let endpoint = s.endpoint
