@@ -108,6 +108,7 @@ struct AlarmSim: ParsableCommand {
             printTail(of: "\(logs)/alarmd.log")
             throw ExitCode(1)
         }
+        if dc09 { printCentreSMS(parsed) }
         print(outcome.summary)
         print("logs: \(logs)/alarmd.log, \(logs)/centre.log" + (gpsd != nil ? ", \(logs)/gpsd.log" : ""))
         if !outcome.delivered {
@@ -126,6 +127,28 @@ struct AlarmSim: ParsableCommand {
         let response = try ControlClient(socketPath: board.controlSocketPath)
             .request(ControlRequest(command: "sim", arguments: ["sms", centre, command.text(key: key)]))
         guard response.ok else { throw ValidationError(response.error ?? "SMS injection refused") }
+    }
+
+    /// What reached the centre's SMS number, decrypted as the centre reads it.
+    func printCentreSMS(_ board: Board) {
+        guard let response = try? ControlClient(socketPath: board.controlSocketPath)
+                .request(ControlRequest(command: "sim", arguments: ["sms-sent"])), response.ok, let text = response.message else { return }
+        let keyPath = board.reporting?.smsKeyFile ?? (board.storagePath.hasSuffix("/") ? board.storagePath : board.storagePath + "/") + "sms.key"
+        guard let bytes = try? SecretFile.read(keyPath, limit: 256), let key = try? SMSKey(text: String(decoding: bytes, as: UTF8.self)) else { return }
+        let names = ["HA": "SILENT ALARM", "HS": "position update", "OC": "wearer cancel gesture", "HH": "alarm over",
+                     "QA": "emergency number dialled", "YM": "BATTERY CRITICAL"]
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2 else { continue }
+            guard let sms = try? SMSReport.decode(String(parts[1]), key: key) else {
+                print("centre SMS from \(parts[0])… not one of ours")
+                continue
+            }
+            let f = sms.fields
+            var shown = "centre SMS: \(sms.deviceID) #\(sms.sequence) \(names[f["k"] ?? ""] ?? f["k"] ?? "?") (alarm \(sms.alarmNumber))"
+            if let lat = f["a"], let lon = f["o"] { shown += " at \(lat), \(lon) ±\(f["r"] ?? "?") m" }
+            print(shown + ", sealed, authenticated")
+        }
     }
 
     /// The simulator board's DC-09 key: generated once (owner-only) so the device and the simulated centre share it.

@@ -41,6 +41,7 @@ public struct SimControl: Sendable {
         cell gsm|umts|lte            the serving cell's technology (a 2G cell holds data during calls)
         ims on|off                   IMS voice in the emulated modem (off: calls fall back to 2G, data held)
         sms FROM TEXT…               the network delivers an SMS to the emulated modem (e.g. a signed centre command)
+        sms-sent                     the SMS the device sent through the emulated network, one per line: NUMBER TEXT
         """
 
     public func perform(_ arguments: [String]) throws(Failure) -> String {
@@ -151,6 +152,8 @@ public struct SimControl: Sendable {
             let delivered = try need(world.emulator, "modem (pty:sim)").deliverSMS(from: rest[0], text: rest.dropFirst().joined(separator: " "))
             guard delivered else { throw Failure("the emulated SIM's message memory is full") }
             return "SMS delivered to the modem"
+        case "sms-sent":
+            return try need(world.emulator, "modem (pty:sim)").submittedSMS.map { "\($0.number) \($0.text)" }.joined(separator: "\n")
         case "modem-transcript":
             let count = rest.first.flatMap { Int($0) } ?? 40
             return try need(world.emulator, "modem (pty:sim)").transcript.suffix(max(1, count)).joined(separator: "\n")
