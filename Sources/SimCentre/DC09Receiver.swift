@@ -24,6 +24,8 @@ public final class DC09Receiver: Sendable {
         public var windowFuture: Duration = .seconds(20)
         /// Send a NAK claiming this time (UTC ms) instead of answering the next frame: a forged NAK.
         public var forgedNAKTime: Int64?
+        /// Reset the TCP connection instead of answering the next N frames (the frame arrived, the ACK never will).
+        public var resetFirst = 0
         public init() {}
     }
 
@@ -133,6 +135,15 @@ public final class DC09Receiver: Sendable {
                     let items = context.framer.withLock { $0.feed(bytes) }
                     guard let connection = context.connection.withLock({ $0 }) else { return }
                     for case .frame(let frame) in items {
+                        let reset = state.withLock { s -> Bool in
+                            guard s.policy.resetFirst > 0 else { return false }
+                            s.policy.resetFirst -= 1
+                            return true
+                        }
+                        if reset {
+                            connection.close()
+                            return
+                        }
                         if let answer = handle(frame, transport: .tcp) { try? connection.send(answer) }
                     }
                 },

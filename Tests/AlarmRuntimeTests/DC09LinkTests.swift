@@ -158,6 +158,20 @@ import Testing
         #expect(r.acceptedConnections == 2)
     }
 
+    @Test func connectionResetWhileTheFrameAwaitsItsACKIsResentOnAFreshOne() throws {
+        var resetting = DC09Receiver.Policy()
+        resetting.resetFirst = 1
+        let r = try receiver(resetting)
+        defer { r.stop() }
+        let (link, events) = try link([DC09Endpoint(.tcp, host: "127.0.0.1", port: r.tcpPort)])
+        link.send(report(1))
+        #expect(events.waitUntil { all in all.contains { if case .linkDown = $0 { true } else { false } } })
+        link.send(report(1))  // the core's ACK timeout resends, same sequence
+        #expect(waitFor(events, 1, .acknowledged))
+        #expect(r.received.filter { !$0.duplicate }.map(\.sequence) == [1], "the centre counts one alarm")
+        #expect(r.acceptedConnections == 2)
+    }
+
     @Test func idleConnectionIsNotTrustedWithAnAlarm() throws {
         let r = try receiver()
         defer { r.stop() }
