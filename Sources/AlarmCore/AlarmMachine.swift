@@ -46,6 +46,15 @@ struct Transition {
         case .sms(let sequence, let accepted): smsOutcome(sequence, accepted: accepted)
         case .centre(let command): centreCommand(command)
         case .power(let status): powerChanged(status)
+        case .resumed(let saved): resume(saved)
+        case .storageHealth(let ok):
+            if !ok, !state.storageTroubleReported {
+                state.storageTroubleReported = true
+                queueReport(.storageTrouble)
+            } else if ok, state.storageTroubleReported {
+                state.storageTroubleReported = false
+                queueReport(.storageRestored)
+            }
         case .started:
             if let interval = settings.periodicTestInterval { effects.append(.startTimer(.periodicTest, after: interval)) }
             effects.append(.startTimer(.gnssTrouble, after: settings.gnssTroubleAfter))

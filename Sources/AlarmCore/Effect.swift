@@ -26,6 +26,8 @@ public enum AlarmEndReason: String, Sendable, Hashable, Codable {
 /// Decisions worth a line in the timeline and the log; they change nothing by themselves.
 public enum Milestone: Sendable, Hashable, Codable {
     case alarmRaised(alarmNumber: Int)
+    /// An alarm journalled before a restart goes on.
+    case alarmResumed(alarmNumber: Int)
     case delivered(DeliveryPath)
     case emergencyFallback(number: String)
     case cancelRequested

@@ -54,6 +54,10 @@ public enum Input: Sendable, Hashable {
     case power(PowerStatus)
     /// The runtime started (once per process): periodic duties begin.
     case started
+    /// The state journalled before a restart, its instants already moved onto this process's timeline.
+    case resumed(DurableState)
+    /// Whether the journal could be written (false: storage full or failing).
+    case storageHealth(Bool)
 }
 
 public struct Event: Sendable, Hashable {

@@ -22,13 +22,16 @@ public enum ReportKind: String, Sendable, Hashable, Codable {
     /// No GNSS fix for `gnssTroubleAfter` (indoors for long, or a receiver fault: the centre cannot tell).
     case gnssTrouble = "gnss-trouble"
     case gnssRestored = "gnss-restored"
+    /// The journal cannot be written (storage full or failing): the alarm goes on from memory.
+    case storageTrouble = "storage-trouble"
+    case storageRestored = "storage-restored"
 
     /// Goes by SMS too when IP cannot carry it in time.
     public var mustArrive: Bool {
         switch self {
         case .alarm, .cancelRequested, .emergencyCallPlaced, .trackingEnded, .batteryCritical: true
         case .positionUpdate, .periodicTest, .batteryLow, .batteryRestored, .modemTrouble, .modemRestored, .gnssTrouble,
-             .gnssRestored: false
+             .gnssRestored, .storageTrouble, .storageRestored: false
         }
     }
 
@@ -37,7 +40,7 @@ public enum ReportKind: String, Sendable, Hashable, Codable {
         switch self {
         case .alarm, .positionUpdate, .cancelRequested, .emergencyCallPlaced, .trackingEnded: true
         case .periodicTest, .batteryLow, .batteryRestored, .batteryCritical, .modemTrouble, .modemRestored, .gnssTrouble,
-             .gnssRestored: false
+             .gnssRestored, .storageTrouble, .storageRestored: false
         }
     }
 }

@@ -26,6 +26,7 @@ public struct AlarmState: Sendable, Hashable {
     public var modemTroubleReported = false
     public var modemTroubleTimerRunning = false
     public var gnssTroubleReported = false
+    public var storageTroubleReported = false
 
     public init() {}
 
@@ -68,7 +69,7 @@ public struct CallState: Sendable, Hashable {
     public var placedUnregistered = false
 }
 
-public struct PendingReport: Sendable, Hashable {
+public struct PendingReport: Sendable, Hashable, Codable {
     public var report: Report
     public var attempts: Int
     /// Queue order (sequence numbers wrap, this does not): resends go out oldest first.
@@ -80,7 +81,7 @@ public struct PendingReport: Sendable, Hashable {
     public var refused = false
 }
 
-public struct ActiveAlarm: Sendable, Hashable {
+public struct ActiveAlarm: Sendable, Hashable, Codable {
     public var number: Int
     public var startedAt: Instant
     /// Index into the centre numbers of the next attempt.

@@ -1,7 +1,7 @@
 /// A point on the device's monotonic timeline. The core never reads a clock:
 /// every instant it sees arrives inside an event, which is what makes its
 /// behaviour replayable in tests.
-public struct Instant: Comparable, Hashable, Sendable, CustomStringConvertible {
+public struct Instant: Comparable, Hashable, Sendable, Codable, CustomStringConvertible {
     /// Time since an arbitrary origin (boot, or zero in tests).
     public var sinceOrigin: Duration
 

@@ -15,6 +15,8 @@ public struct Backends: Sendable {
     /// The audio amplifier's enable line, held off for silence (boards with `silence: "amplifier-off"`).
     public var amplifierEnable: (any OutputLine)?
     public var store: any RecordStore
+    /// The alarm journal (sealed on device boards); nil keeps state in memory only (tests that do not restart).
+    public var journal: (any JournalStore)?
     /// The modem, when it wants to know that an alarm is active.
     public var alarmAwareModem: (any AlarmAwareModem)?
     /// The text of a fallback SMS; boards get the sealed format unless they ask for plain text. nil: plain text

@@ -49,7 +49,7 @@ public struct AssembledDevice: Sendable {
 /// The only place that knows which URI scheme means which backend.
 public enum DeviceAssembly {
     public static func assemble(_ board: Board, clock: any Clock, logger: Logger,
-                                store: (any RecordStore)? = nil) throws(BoardError) -> AssembledDevice {
+                                store: (any RecordStore)? = nil, journal: (any JournalStore)? = nil) throws(BoardError) -> AssembledDevice {
         var sim = SimWorld()
 
         func unsupported(_ role: Role, _ uri: PortURI, _ supported: String) -> BoardError {
@@ -165,6 +165,7 @@ public enum DeviceAssembly {
         }
 
         let recordStore: any RecordStore
+        var alarmJournal = journal
         if let store {
             recordStore = store
         } else {
@@ -182,12 +183,16 @@ public enum DeviceAssembly {
                 throw BoardError(file: board.file, key: "storageKey", problem: error.description)
             }
             recordStore = SealedRecordStore(sealing: files, with: key)
+            if alarmJournal == nil, let directory = try? StorageDirectory(path: board.storagePath).subdirectory("state") {
+                alarmJournal = SealedJournal(sealing: FileJournal(directory: directory), with: key)
+            }
         }
 
         var backends = Backends(button: button, position: position, network: modem.network, calls: modem.calls,
                                 sms: modem.sms, reportLink: reportLink, audio: audio, vibrator: vibrator, power: power,
                                 amplifierEnable: amplifier, store: recordStore)
         backends.alarmAwareModem = modem.alarmAware
+        backends.journal = alarmJournal
         let smsKey = try smsKey(board)
         backends.smsText = smsFormatter(board, key: smsKey)
         let runtime = DeviceRuntime(machine: AlarmMachine(settings: board.alarm),

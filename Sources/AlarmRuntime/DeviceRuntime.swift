@@ -43,6 +43,9 @@ public final class DeviceRuntime: Sendable {
         var fixLost = false
         /// The most recent records, replayed to a new watcher so it sees the boot too.
         var history: [TimelineRecord] = []
+        /// What the journal holds now (nothing is written when this does not change).
+        var journalled: DurableState?
+        var journalFailing = false
     }
 
     public let machine: AlarmMachine
@@ -56,6 +59,7 @@ public final class DeviceRuntime: Sendable {
     /// Storage writes (fsync'd) happen here, never on the thread that processes events: a button edge must
     /// not wait behind an SD card's flush.
     let persistQueue = DispatchQueue(label: "alarmd.persist")
+    let bootID = DeviceRuntime.bootID()
 
     static let sequenceRecord = "report-sequence"
     static let lastFixRecord = "last-fix"
@@ -82,6 +86,7 @@ public final class DeviceRuntime: Sendable {
         try enforceSilence()
         restoreSequence()
         restoreLastFix()
+        restoreJournal()
         let now = clock.now()
         inner.withLock { $0.bootedAt = now; $0.started = true }
         publish(.boot, "device \(identity.deviceID) on board \(identity.boardName) started")
@@ -228,6 +233,7 @@ public final class DeviceRuntime: Sendable {
             return (before, after, effects)
         }
         guard let (before, after, effects) = stepped else { return }
+        journal(after)
         describe(event, before: before, after: after)
         for effect in effects { execute(effect, state: after) }
         // After the effects: the dial and the alarm report never wait for flash.
@@ -381,6 +387,11 @@ public final class DeviceRuntime: Sendable {
             backends.alarmAwareModem?.setAlarmMode(true)
             publish(.trigger, "ALARM #\(number) raised")
             logger.notice("alarm raised", metadata: ["alarm": "\(number)"])
+        case .alarmResumed(let number):
+            if silence == .amplifierOff { try? backends.amplifierEnable?.set(active: false) }
+            backends.alarmAwareModem?.setAlarmMode(true)
+            publish(.trigger, "ALARM #\(number) resumed after a restart")
+            logger.notice("alarm resumed", metadata: ["alarm": "\(number)"])
         case .delivered(let path):
             publish(.delivered, "alarm delivered (\(path.rawValue))")
             logger.notice("alarm delivered", metadata: ["via": "\(path.rawValue)"])

@@ -31,6 +31,13 @@ extension DeviceRuntime {
             }
         case .started:
             break
+        case .resumed(let saved):
+            publish(.boot, "journal restored: \(saved.outbox.count) report(s) to deliver" + {
+                if case .alarm(let alarm) = saved.mode { return ", alarm #\(alarm.number) active" }
+                return ""
+            }())
+        case .storageHealth:
+            break
         case .dataPath(let path):
             if before.network.data != path {
                 publish(.network, "data path \(path.rawValue)")

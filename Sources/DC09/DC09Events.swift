@@ -33,6 +33,9 @@ public struct DC09EventCode: Sendable, Hashable {
     /// Sensor trouble: no GNSS fix for long.
     public static let gnssTrouble = DC09EventCode(sia: "YX", contactIDQualifier: 1, contactIDEvent: 380)
     public static let gnssRestored = DC09EventCode(sia: "YZ", contactIDQualifier: 3, contactIDEvent: 380)
+    /// System trouble: the journal cannot be written.
+    public static let storageTrouble = DC09EventCode(sia: "YX", contactIDQualifier: 1, contactIDEvent: 300)
+    public static let storageRestored = DC09EventCode(sia: "YZ", contactIDQualifier: 3, contactIDEvent: 300)
 
     public static func code(for kind: ReportKind) -> DC09EventCode {
         switch kind {
@@ -49,6 +52,8 @@ public struct DC09EventCode: Sendable, Hashable {
         case .modemRestored: .modemRestored
         case .gnssTrouble: .gnssTrouble
         case .gnssRestored: .gnssRestored
+        case .storageTrouble: .storageTrouble
+        case .storageRestored: .storageRestored
         }
     }
 }
