@@ -10,7 +10,7 @@ VENV         := .venv
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BIN          := .build/debug
 
-.PHONY: all deps venv build sim test bench clean
+.PHONY: all deps venv build sim test bench soak clean
 
 all: build
 
@@ -47,5 +47,9 @@ bench: deps
 	$(SWIFT) build -c release --product alarm-bench
 	.build/release/alarm-bench --output bench/results.json
 
+# Not tests: the full-length soak (1,000 SIGKILLs of the real daemon during alarms). A failure prints its seed.
+soak: build
+	.build/debug/alarm-soak --kills 1000 --work .soak
+
 clean:
-	rm -rf .build .sim $(VENV) bench/results.json
+	rm -rf .build .sim .soak $(VENV) bench/results.json

@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "alarm-bench", targets: ["alarm-bench"]),
         .executable(name: "modem-emulator", targets: ["modem-emulator"]),
         .executable(name: "nmea-route", targets: ["nmea-route"]),
+        .executable(name: "alarm-soak", targets: ["alarm-soak"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -62,6 +63,9 @@ let package = Package(
         // The SMS fallback's authenticated, encrypted format and the centre's authenticated SMS commands.
         .target(name: "CentreSMS", dependencies: ["AlarmCodecs", "AlarmCore", "DC09", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: strict),
+        // The kill soak: the real daemon, SIGKILLed at random moments, checked at our receiver.
+        .target(name: "Soak", dependencies: ["AlarmRuntime", "AlarmCore", "AlarmCodecs", "CentreSMS", "SimCentre", "PosixIO"],
+                swiftSettings: strict),
         .target(name: "SimCentre", dependencies: ["AlarmCodecs", "AlarmCore", "PosixIO", "DC09"], swiftSettings: strict),
         // Helpers of the simulation tools (not firmware): a real gpsd replaying an NMEA log.
         .target(name: "SimTools", dependencies: ["PosixIO"], swiftSettings: strict),
@@ -87,10 +91,13 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
 
         // Writes NMEA logs of a walk for gpsfake (Tests/Fixtures/*.nmea).
+        .executableTarget(name: "alarm-soak", dependencies: [
+            "Soak", "PosixIO", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
         .executableTarget(name: "nmea-route", dependencies: ["AlarmCore", 
             .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
 
         .testTarget(name: "AlarmCoreTests", dependencies: ["AlarmCore"]),
+        .testTarget(name: "SoakTests", dependencies: ["Soak", "PosixIO"]),
         .testTarget(name: "AlarmCodecsTests", dependencies: ["AlarmCodecs", "AlarmCore", "PosixIO", "DC09", "CentreSMS"]),
         .testTarget(name: "PosixIOTests", dependencies: ["PosixIO", "ModemTestSupport"]),
         // Shared by the test targets: the driver on an emulated line, and event collectors.

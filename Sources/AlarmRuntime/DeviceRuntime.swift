@@ -46,6 +46,8 @@ public final class DeviceRuntime: Sendable {
         /// What the journal holds now (nothing is written when this does not change).
         var journalled: DurableState?
         var journalFailing = false
+        /// Set once the journal has been read at start: until then nothing is written to it.
+        var journalRead = false
     }
 
     public let machine: AlarmMachine
@@ -84,9 +86,10 @@ public final class DeviceRuntime: Sendable {
     /// to start is logged and left out: the alarm proceeds with whatever works.
     public func start() throws(HALError) {
         try enforceSilence()
+        // The journal first: nothing may be journalled (and compact it away) before it has been read.
+        restoreJournal()
         restoreSequence()
         restoreLastFix()
-        restoreJournal()
         let now = clock.now()
         inner.withLock { $0.bootedAt = now; $0.started = true }
         publish(.boot, "device \(identity.deviceID) on board \(identity.boardName) started")
@@ -141,7 +144,11 @@ public final class DeviceRuntime: Sendable {
         try line.set(active: false)
     }
 
+    /// The separate sequence record predates the journal and is written lazily: when the journal brought a state
+    /// back, its sequence is the true one (the record may lag behind it after a SIGKILL, and reusing a sequence
+    /// would make the centre drop a new report as a duplicate).
     private func restoreSequence() {
+        if inner.withLock({ $0.journalled != nil }) { return }
         do {
             guard let bytes = try backends.store.load(Self.sequenceRecord),
                   let value = Int(String(decoding: bytes, as: UTF8.self)), (1...9999).contains(value) else { return }

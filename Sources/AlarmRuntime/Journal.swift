@@ -23,6 +23,7 @@ extension DeviceRuntime {
     /// Brings back the journalled state (before any backend starts): an active alarm resumes at once.
     func restoreJournal() {
         guard let journal = backends.journal else { return }
+        defer { inner.withLock { $0.journalRead = true } }
         let entry: [UInt8]?
         do {
             let (latest, problems) = try journal.latest()
@@ -61,7 +62,7 @@ extension DeviceRuntime {
         guard let journal = backends.journal else { return }
         let durable = after.durable
         let (changed, failing) = inner.withLock { inner -> (Bool, Bool) in
-            guard inner.journalled != durable else { return (false, inner.journalFailing) }
+            guard inner.journalRead, inner.journalled != durable else { return (false, inner.journalFailing) }
             return (true, inner.journalFailing)
         }
         guard changed else { return }

@@ -68,7 +68,7 @@ import Testing
         let button: SimButton
         let runtime: DeviceRuntime
 
-        init(clock: ManualClock, journal: InMemoryJournal) throws {
+        init(clock: ManualClock, journal: InMemoryJournal, store: InMemoryRecordStore = InMemoryRecordStore()) throws {
             modem = SimModem(clock: clock)
             link = SimReportLink(clock: clock)
             button = SimButton(clock: clock)
@@ -76,7 +76,7 @@ import Testing
             settings.centreNumbers = ["+3292000101", "+3292000102"]
             settings.smsFallbackNumber = "+3292000199"
             var backends = Backends(button: button, position: SimPositionSource(clock: clock, route: SimRoute(waypoints: [(51.05, 3.72)])),
-                                    network: modem, calls: modem, sms: modem, reportLink: link, store: InMemoryRecordStore())
+                                    network: modem, calls: modem, sms: modem, reportLink: link, store: store)
             backends.journal = journal
             runtime = DeviceRuntime(machine: AlarmMachine(settings: settings), identity: .init(deviceID: "BE-J-1", boardName: "j"),
                                     clock: clock, backends: backends, silence: .noSpeaker,
@@ -88,7 +88,10 @@ import Testing
     @Test func anAlarmSurvivesARestartWithItsSequencesAndRedialsAtOnce() throws {
         let clock = ManualClock()
         let journal = InMemoryJournal()
-        let first = try World(clock: clock, journal: journal)
+        // The record store survives too: its last-fix record makes the restarted runtime post an event before it
+        // reads the journal, which once compacted the alarm away.
+        let store = InMemoryRecordStore()
+        let first = try World(clock: clock, journal: journal, store: store)
         first.link.setBehaviour(.silent)  // nothing acknowledged before the "crash"
         clock.advance(by: .seconds(2))
         first.button.press(holding: .milliseconds(2500))
@@ -101,7 +104,8 @@ import Testing
 
         // SIGKILL: the process is gone; a new one starts on the same storage.
         clock.advance(by: .seconds(5))
-        let second = try World(clock: clock, journal: journal)
+        #expect((try store.load("last-fix")) != nil)
+        let second = try World(clock: clock, journal: journal, store: store)
         let after = second.runtime.coreState
         #expect(after.activeAlarm?.number == alarm.number)
         #expect(after.alarmsRaised == before.alarmsRaised)
