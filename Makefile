@@ -47,9 +47,11 @@ bench: deps
 	$(SWIFT) build -c release --product alarm-bench
 	.build/release/alarm-bench --output bench/results.json
 
-# Not tests: the full-length soak (1,000 SIGKILLs of the real daemon during alarms). A failure prints its seed.
+# Not tests: the full-length soaks — 1,000 SIGKILLs of the real daemon during alarms, then 10,000 in-process fault
+# scenarios. A failure prints the seed that replays it.
 soak: build
 	.build/debug/alarm-soak --kills 1000 --work .soak
+	.build/debug/alarm-soak --faults 10000 --seed 1
 
 clean:
 	rm -rf .build .sim .soak $(VENV) bench/results.json

@@ -64,7 +64,8 @@ let package = Package(
         .target(name: "CentreSMS", dependencies: ["AlarmCodecs", "AlarmCore", "DC09", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: strict),
         // The kill soak: the real daemon, SIGKILLed at random moments, checked at our receiver.
-        .target(name: "Soak", dependencies: ["AlarmRuntime", "AlarmCore", "AlarmCodecs", "CentreSMS", "SimCentre", "PosixIO"],
+        .target(name: "Soak", dependencies: ["AlarmRuntime", "AlarmCore", "AlarmCodecs", "CentreSMS", "SimCentre", "PosixIO",
+                                             "ATModem", "ModemEmulator", "SimBackends", "HAL", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
         .target(name: "SimCentre", dependencies: ["AlarmCodecs", "AlarmCore", "PosixIO", "DC09"], swiftSettings: strict),
         // Helpers of the simulation tools (not firmware): a real gpsd replaying an NMEA log.

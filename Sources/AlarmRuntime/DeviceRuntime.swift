@@ -48,6 +48,8 @@ public final class DeviceRuntime: Sendable {
         var journalFailing = false
         /// Set once the journal has been read at start: until then nothing is written to it.
         var journalRead = false
+        /// The process "lost power" (fault scenarios): nothing more is processed.
+        var dead = false
     }
 
     public let machine: AlarmMachine
@@ -177,6 +179,17 @@ public final class DeviceRuntime: Sendable {
         }
     }
 
+    /// Simulates sudden death for in-process fault scenarios: every timer is dropped and nothing is processed any
+    /// more, exactly as if the process had been killed (storage keeps what was written).
+    public func stopForPowerLoss() {
+        let timers = inner.withLock { inner -> [(any Cancellable)?] in
+            inner.dead = true
+            defer { inner.timers.removeAll(); inner.inbox.removeAll() }
+            return inner.timers.values.map(\.token)
+        }
+        for token in timers { token?.cancel() }
+    }
+
     /// Waits until every storage write decided so far has reached storage (for shutdown and tests).
     public func flushPersistence() { persistQueue.sync {} }
 
@@ -210,6 +223,7 @@ public final class DeviceRuntime: Sendable {
 
     private func enqueue(_ event: Event, timerGeneration: Int?) {
         let mustDrain = inner.withLock { inner in
+            if inner.dead { return false }
             inner.inbox.append((event, timerGeneration))
             if inner.draining { return false }
             inner.draining = true

@@ -12,9 +12,28 @@ struct AlarmSoak: ParsableCommand {
     @Option(help: "Seed (a failing run prints its seed: pass it here to replay).") var seed: UInt64 = UInt64(time(nil))
     @Option(help: "How many SIGKILLs.") var kills = 1000
     @Option(help: "Working directory (board, storage, log).") var work = ".soak"
+    @Option(help: "Run this many in-process fault scenarios (seeds from --seed on) instead of the kill soak.") var faults: Int?
 
     func run() throws {
         signal(SIGPIPE, SIG_IGN)
+        if let faults {
+            var failed: [FaultScenarios.Outcome] = []
+            var alarms = 0
+            for offset in 0..<UInt64(faults) {
+                let outcome = try FaultScenarios.run(seed: seed &+ offset)
+                alarms += outcome.alarms.count
+                if !outcome.violations.isEmpty {
+                    failed.append(outcome)
+                    print("seed \(outcome.seed): \(outcome.violations.joined(separator: "; ")) after \(outcome.faults.joined(separator: ", "))")
+                }
+            }
+            print("\(faults) fault scenarios from seed \(seed): \(alarms) alarms, \(failed.count) with violations")
+            if let first = failed.first {
+                print("replay: .build/debug/alarm-soak --faults 1 --seed \(first.seed)")
+                throw ExitCode(1)
+            }
+            return
+        }
         let bin = String(ChildProcess.executablePath().split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/"))
         _ = try StorageDirectory(path: work)
         let soak = KillSoak(.init(seed: seed, kills: kills, daemon: bin + "/alarmd", workDirectory: work))
