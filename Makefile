@@ -10,7 +10,7 @@ VENV         := .venv
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BIN          := .build/debug
 
-.PHONY: all deps venv build sim test bench soak clean
+.PHONY: all deps venv build sim test bench soak fuzz clean
 
 all: build
 
@@ -54,4 +54,23 @@ soak: build
 	.build/debug/alarm-soak --faults 10000 --seed 1
 
 clean:
-	rm -rf .build .sim .soak $(VENV) bench/results.json
+	rm -rf .build .sim .soak .fuzz $(VENV) bench/results.json
+
+# libFuzzer targets over the pure codecs, built with swiftc (the codecs have no dependencies by design).
+# Each runs for FUZZ_SECONDS with the seed corpus in Tests/Fuzz/corpus/<target>; crashes land in .fuzz/.
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS   := -sanitize=fuzzer,address -parse-as-library -O -g
+fuzz:
+	@mkdir -p .fuzz/lib
+	swiftc $(FUZZ_FLAGS) -emit-module -emit-library -static -module-name AlarmCore -emit-module-path .fuzz/lib/AlarmCore.swiftmodule \
+	  -o .fuzz/lib/libAlarmCore.a Sources/AlarmCore/*.swift 2>/dev/null
+	swiftc $(FUZZ_FLAGS) -emit-module -emit-library -static -module-name AlarmCodecs -I .fuzz/lib -emit-module-path .fuzz/lib/AlarmCodecs.swiftmodule \
+	  -o .fuzz/lib/libAlarmCodecs.a $$(find Sources/AlarmCodecs -name '*.swift') 2>/dev/null
+	for t in AT DC09 SMS; do \
+	  swiftc $(FUZZ_FLAGS) -I .fuzz/lib Tests/Fuzz/Fuzz$$t.swift .fuzz/lib/libAlarmCodecs.a .fuzz/lib/libAlarmCore.a -o .fuzz/fuzz-$$t 2>/dev/null || exit 1; \
+	done
+	swiftc $(FUZZ_FLAGS) Tests/Fuzz/FuzzJSON5.swift Sources/AlarmRuntime/Board/JSONValue.swift -o .fuzz/fuzz-JSON5 2>/dev/null
+	for t in AT DC09 SMS JSON5; do \
+	  lower=$$(echo $$t | tr A-Z a-z); mkdir -p .fuzz/corpus-$$lower; \
+	  SWIFT_BACKTRACE=enable=no .fuzz/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=.fuzz/$$lower- .fuzz/corpus-$$lower Tests/Fuzz/corpus/$$lower 2>&1 | tail -1 || exit 1; \
+	done

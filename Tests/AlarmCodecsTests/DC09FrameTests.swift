@@ -113,3 +113,16 @@ import Testing
         #expect(DC09Response.parse(Array("garbage".utf8)) == nil)
     }
 }
+
+@Suite struct DC09FuzzRegressionTests {
+    /// Found by `make fuzz`: a CRC field with a sign ("-441") parsed as a negative number and trapped.
+    @Test func signedHeaderFieldsAreABadHeaderNotACrash() throws {
+        let frame: [UInt8] = [0x0D, 0x0D, 0x0D, 0x0D, 0x0A, 0x2D, 0x34, 0x34, 0x31, 0x30, 0x2B, 0x30, 0x34, 0x80, 0x52, 0x2B, 0x4C, 0x0D]
+        var framer = StreamFramer(DC09FrameDecoder())
+        for case .frame(let item) in framer.feed(frame) {
+            #expect(throws: DC09Frame.FrameError.badHeader) { try DC09Frame.unwrap(item) }
+        }
+        #expect(throws: DC09Frame.FrameError.badHeader) { try DC09Frame.unwrap(Array("\n-4410016\"SIA-DCS\"0001L0#1234[]\r".utf8)) }
+        #expect(throws: DC09Frame.FrameError.badHeader) { try DC09Frame.unwrap(Array("\n96ED0+16\"SIA-DCS\"0001L0#1234[]\r".utf8)) }
+    }
+}

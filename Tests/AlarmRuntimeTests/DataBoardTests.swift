@@ -101,3 +101,19 @@ import Testing
         }
     }
 }
+
+@Suite struct BoardFuzzRegressionTests {
+    /// Found by `make fuzz`: malformed UTF-8 in an unquoted key trapped inside FoundationEssentials' JSON5 scanner.
+    @Test func invalidUTF8IsAClearErrorNotACrash() throws {
+        var bytes = Array("// comment\n{ name: \"t\", ".utf8)
+        bytes += [0x6B, 0x80, 0x65, 0x79]  // k<0x80>ey
+        bytes += Array(": 1 }".utf8)
+        do {
+            _ = try Board.parse(bytes, file: "boards/broken.json5")
+            Issue.record("a board file with invalid UTF-8 was accepted")
+        } catch {
+            #expect(error.file == "boards/broken.json5")
+            #expect(error.problem.contains("UTF-8"))
+        }
+    }
+}

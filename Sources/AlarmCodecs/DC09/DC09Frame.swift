@@ -34,9 +34,14 @@ public enum DC09Frame {
         guard bytes.first == lineFeed else { throw .missingLineFeed }
         bytes = bytes.dropFirst()
         if bytes.last == carriageReturn { bytes = bytes.dropLast() }
-        guard bytes.count >= 8, let crc = Int(String(decoding: bytes.prefix(4), as: UTF8.self), radix: 16),
+        // Hex digits only: Int(_:radix:) would also take a sign ("-441"), and a negative CRC trapped (found by fuzzing).
+        func hexValue(_ digits: ArraySlice<UInt8>) -> Int? {
+            guard digits.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x46) || ($0 >= 0x61 && $0 <= 0x66) }) else { return nil }
+            return Int(String(decoding: digits, as: UTF8.self), radix: 16)
+        }
+        guard bytes.count >= 8, let crc = hexValue(bytes.prefix(4)),
               bytes[bytes.startIndex + 4] == UInt8(ascii: "0"),
-              let length = Int(String(decoding: bytes.dropFirst(5).prefix(3), as: UTF8.self), radix: 16) else {
+              let length = hexValue(bytes.dropFirst(5).prefix(3)) else {
             throw .badHeader
         }
         let body = Array(bytes.dropFirst(8))

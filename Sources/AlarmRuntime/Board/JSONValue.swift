@@ -27,7 +27,24 @@ public indirect enum JSONValue: Sendable, Hashable, Decodable {
         }
     }
 
+    public struct EncodingError: Error, CustomStringConvertible {
+        public var offset: Int
+        public var description: String { "not valid UTF-8 (at byte \(offset))" }
+    }
+
     public static func parseJSON5(_ bytes: [UInt8]) throws -> JSONValue {
+        // FoundationEssentials' JSON5 scanner traps on malformed UTF-8 in an unquoted key (found by fuzzing): a
+        // damaged board file must be a clear error, never a crash.
+        var decoder8 = UTF8()
+        var iterator = bytes.makeIterator()
+        var offset = 0
+        decoding: while true {
+            switch decoder8.decode(&iterator) {
+            case .scalarValue(let scalar): offset += String(scalar).utf8.count
+            case .emptyInput: break decoding
+            case .error: throw EncodingError(offset: offset)
+            }
+        }
         let decoder = JSONDecoder()
         decoder.allowsJSON5 = true
         return try decoder.decode(JSONValue.self, from: Data(bytes))
