@@ -104,6 +104,7 @@ import Testing
 
         // SIGKILL: the process is gone; a new one starts on the same storage.
         clock.advance(by: .seconds(5))
+        first.runtime.flushPersistence()  // what the persist queue had written before the "crash"
         #expect((try store.load("last-fix")) != nil)
         let second = try World(clock: clock, journal: journal, store: store)
         let after = second.runtime.coreState
