@@ -98,3 +98,26 @@ final class EmulatedDevice: Sendable {
         #expect(d.link.received.first?.kind == .alarm)
     }
 }
+
+@Suite struct OverloadTests {
+    /// A modem (or a line) that floods: 10,000 URCs and 64 KB of noise. The decoder keeps at most one line
+    /// (1,024 bytes) buffered, the driver's state stays one entry per call, and the alarm still goes out.
+    @Test func urcFloodAndNoiseDoNotStopTheAlarm() throws {
+        let d = try EmulatedDevice()
+        try d.start()
+        var flood: [UInt8] = []
+        for n in 0..<10_000 { flood += Array("\r\n+CREG: 1,\"03E9\",\"\(String(n, radix: 16))\",7\r\n".utf8) }
+        var noise = [UInt8](repeating: 0, count: 65_536)
+        var seed: UInt32 = 7
+        for i in noise.indices {
+            seed = seed &* 1_664_525 &+ 1_013_904_223
+            noise[i] = UInt8(truncatingIfNeeded: seed >> 24)
+        }
+        d.emulator.injectGarbage(flood + noise + Array("\r\n".utf8))
+        d.advance(.seconds(2))
+        d.button.press(holding: .milliseconds(2500))
+        d.advance(.seconds(6))
+        #expect(d.emulator.dialledNumbers == ["+3292000101"])
+        #expect(d.waitFor { d.runtime.status.call?.connected == true })
+    }
+}
