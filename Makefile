@@ -10,7 +10,7 @@ VENV         := .venv
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BIN          := .build/debug
 
-.PHONY: all deps venv build sim test bench soak fuzz clean
+.PHONY: all deps venv build sim test bench soak fuzz sanitize clean
 
 all: build
 
@@ -54,7 +54,14 @@ soak: build
 	.build/debug/alarm-soak --faults 10000 --seed 1
 
 clean:
-	rm -rf .build .sim .soak .fuzz $(VENV) bench/results.json
+	rm -rf .build .build-asan .build-tsan .sim .soak .fuzz $(VENV) bench/results.json
+
+# The unit tests under AddressSanitizer, then ThreadSanitizer (separate build trees; slow; not part of CI).
+sanitize: deps venv
+	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build-asan
+	$(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan
+	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
+	$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan
 
 # libFuzzer targets over the pure codecs, built with swiftc (the codecs have no dependencies by design).
 # Each runs for FUZZ_SECONDS with the seed corpus in Tests/Fuzz/corpus/<target>; crashes land in .fuzz/.
