@@ -83,7 +83,7 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(name: "alarm-bench", dependencies: [
             "AlarmRuntime", "AlarmCore", "HAL", "SimBackends", "LinuxBackends", "SimCentre", "PosixIO",
-            "ATModem", "ModemEmulator", "GPSD", "SimTools", "DC09", "AlarmCodecs",
+            "ATModem", "ModemEmulator", "GPSD", "SimTools", "DC09", "AlarmCodecs", "SecureStore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
 

@@ -85,6 +85,7 @@ struct AlarmBench: ParsableCommand {
         try fullPathCase(&harness, iterations: iterations)
         try gpsCase(&harness, iterations: iterations)
         try dc09Cases(&harness, iterations: iterations)
+        try resumeCase(&harness, iterations: iterations)
 
         print(harness.table)
         try harness.write(to: output)
