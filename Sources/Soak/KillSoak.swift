@@ -84,6 +84,25 @@ public final class KillSoak {
             if active == nil {
                 if !modemReady, wait("the modem to be ready", { $0.category == .network && $0.text.hasPrefix("modem ready") }) == nil { break }
                 try simulator(["press", "0.4s"])
+                if random.next() % 4 == 0 {
+                    // Die around the trigger itself (the hold ends at 300 ms): while the journal is being written.
+                    pause(milliseconds: Int32(random.next() % 500))
+                    kill()
+                    try startDaemon()
+                    // If the trigger made it into the journal, the alarm resumes before the modem is ready.
+                    let record = wait("the modem to be ready after a kill at the trigger", { record in
+                        (record.category == .trigger && record.text.contains("resumed"))
+                            || (record.category == .network && record.text.hasPrefix("modem ready"))
+                    })
+                    if let record, record.category == .trigger, let number = Self.alarmNumber(in: record.text) {
+                        active = number
+                        outcome.alarmsRaised.append(number)
+                        if wait("a call attempt after the restart", { $0.category == .dial }) == nil {
+                            violation("no call attempt for alarm #\(number) after a kill at its trigger")
+                        }
+                    }
+                    continue
+                }
                 guard let raised = wait("the alarm to be raised", { $0.category == .trigger && $0.text.contains("raised") }) else { break }
                 active = Self.alarmNumber(in: raised.text)
                 if let active { outcome.alarmsRaised.append(active) }
