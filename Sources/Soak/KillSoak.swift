@@ -38,7 +38,7 @@ public final class KillSoak {
         public var violations: [String] = []
         public var seed: UInt64 = 0
         public var summary: String {
-            "seed \(seed): \(kills) kills, alarms raised \(alarmsRaised), at the centre \(alarmsAtCentre), "
+            "seed \(seed): \(kills) kills, \(Set(alarmsRaised).count) alarms raised, \(alarmsAtCentre.count) at the centre once each, "
                 + (violations.isEmpty ? "no violations" : "\(violations.count) violation(s): " + violations.prefix(5).joined(separator: "; "))
         }
     }
