@@ -168,22 +168,8 @@ public final class GPSDPositionSource: PositionSourceDevice {
         sink.withLock { $0 }?(.fix(mapped))
     }
 
-    /// libgps's fix → ours: eph, else the root sum of epx/epy, else unknown (infinite) accuracy.
     static func fix(from fix: gps_fix_t, fallbackTime: WallTime) -> Fix {
-        var accuracy = Double.infinity
-        if fix.eph.isFinite {
-            accuracy = fix.eph
-        } else if fix.epx.isFinite, fix.epy.isFinite {
-            accuracy = (fix.epx * fix.epx + fix.epy * fix.epy).squareRoot()
-        }
-        let seconds = Int64(fix.time.tv_sec)
-        let time = seconds > 0
-            ? WallTime(millisecondsSince1970: seconds * 1000 + Int64(fix.time.tv_nsec) / 1_000_000)
-            : fallbackTime
-        func known(_ value: Double) -> Double? { value.isFinite ? value : nil }
-        return Fix(latitude: fix.latitude, longitude: fix.longitude, horizontalAccuracy: accuracy, fixTime: time,
-                   source: .gnss, altitude: fix.mode >= MODE_3D ? known(fix.altMSL) : nil,
-                   speed: known(fix.speed), course: known(fix.track))
+        GPSFixMapping.fix(from: fix, fallbackTime: fallbackTime)
     }
 
     private func reportLost(_ kind: FaultKind?) {
