@@ -1,3 +1,4 @@
+import AlarmCodecs
 import Crypto
 import FoundationEssentials
 
@@ -64,25 +65,23 @@ public struct SMSCommand: Sendable, Hashable {
 
     /// Checks a received text for this device: authentic, for us, newer than `lastCounter`.
     public static func verify(_ text: String, deviceID: String, key: SMSKey, lastCounter: UInt64) throws(Rejection) -> SMSCommand {
-        let parts = text.split(separator: " ", omittingEmptySubsequences: false)
-        guard parts.first == Substring(tag) else { throw .notACommand }
-        guard (5...6).contains(parts.count), let counter = UInt64(parts[2]), let verb = Verb(rawValue: String(parts[3])) else {
+        let parsed: SMSCommandText
+        do {
+            parsed = try SMSCommandText.parse(text)
+        } catch .notACommand {
+            throw .notACommand
+        } catch {
             throw .malformed
         }
-        var argument: Int?
-        if parts.count == 6 {
-            guard let value = Int(parts[4]), value >= 0 else { throw .malformed }
-            argument = value
-        }
-        guard let mac = Data(base64Encoded: String(parts[parts.count - 1])), mac.count == 16 else { throw .malformed }
-        let command = SMSCommand(deviceID: String(parts[1]), counter: counter, verb: verb, argument: argument)
+        guard let verb = Verb(rawValue: parsed.verb) else { throw .malformed }
+        let command = SMSCommand(deviceID: parsed.deviceID, counter: parsed.counter, verb: verb, argument: parsed.argument)
         let expected = Array(HMAC<SHA256>.authenticationCode(for: Array(command.signedText.utf8), using: key.commands)).prefix(16)
         // Constant time: the comparison must not tell a forger how many bytes were right.
         var difference: UInt8 = 0
-        for (a, b) in zip(expected, mac) { difference |= a ^ b }
+        for (a, b) in zip(expected, parsed.mac) { difference |= a ^ b }
         guard difference == 0 else { throw .badMAC }
         guard command.deviceID == deviceID else { throw .otherDevice }
-        guard counter > lastCounter else { throw .replayed(counter: counter, last: lastCounter) }
+        guard parsed.counter > lastCounter else { throw .replayed(counter: parsed.counter, last: lastCounter) }
         return command
     }
 }

@@ -95,3 +95,21 @@ extension String {
         return copy
     }
 }
+
+@Suite struct Base64Tests {
+    @Test func strictDecoding() {
+        #expect(Base64.decode("TWFu") == Array("Man".utf8))
+        #expect(Base64.decode("TWE=") == Array("Ma".utf8))
+        #expect(Base64.decode("TQ==") == Array("M".utf8))
+        #expect(Base64.decode("") == [])
+        #expect(Base64.decode("TQ=") == nil)
+        #expect(Base64.decode("T=Q=") == nil)
+        #expect(Base64.decode("TQ==TWFu") == nil)
+        #expect(Base64.decode("TW-u") == nil)
+        // A sign on the counter or argument is not a number here (the MAC covers the canonical form only).
+        #expect(throws: SMSCommandText.ParseError.malformed) { try SMSCommandText.parse("ALC1 D +5 END 1 AAAAAAAAAAAAAAAAAAAAAA==") }
+        #expect(throws: SMSCommandText.ParseError.malformed) { try SMSCommandText.parse("ALC1 D 5 END -1 AAAAAAAAAAAAAAAAAAAAAA==") }
+        #expect(throws: SMSCommandText.ParseError.notACommand) { try SMSCommandText.parse("ALC2 D 5 END 1 AAAAAAAAAAAAAAAAAAAAAA==") }
+        #expect((try? SMSCommandText.parse("ALC1 D 5 POS AAAAAAAAAAAAAAAAAAAAAA=="))?.mac.count == 16)
+    }
+}
