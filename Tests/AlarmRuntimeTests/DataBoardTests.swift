@@ -2,6 +2,7 @@ import ATModem
 import AlarmCore
 import AlarmRuntime
 import Glibc
+import PosixIO
 import Logging
 import SimBackends
 import Testing
@@ -115,5 +116,46 @@ import Testing
             #expect(error.file == "boards/broken.json5")
             #expect(error.problem.contains("UTF-8"))
         }
+    }
+}
+
+/// The board loader under mutation (a libFuzzer-style run inside `make test`; `make fuzz` drives the JSON5 layer with
+/// libFuzzer): thousands of damaged copies of the shipped boards either load or fail with a BoardError naming the
+/// file, never a crash.
+@Suite struct BoardMutationTests {
+    @Test func damagedBoardsFailCleanly() throws {
+        let root = BoardFileTests.repository
+        var seed: UInt64 = 0x5EED
+        func next() -> UInt64 {
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return seed >> 33
+        }
+        var loaded = 0, refused = 0
+        for name in ["boards/sim.json5", "boards/sim-scripted.json5"] {
+            let original = try #require(try StorageDirectory.readFile(root + "/" + name))
+            let interesting = Array("{}[]\":,0-+.e\\/*\n tfn".utf8) + [0x80, 0xFF, 0xC3, 0x00]
+            for _ in 0..<2500 {
+                var bytes = original
+                for _ in 0..<(1 + next() % 4) {
+                    let at = Int(next() % UInt64(max(bytes.count, 1)))
+                    switch next() % 4 {
+                    case 0: if !bytes.isEmpty { bytes.remove(at: at) }
+                    case 1: bytes.insert(interesting[Int(next() % UInt64(interesting.count))], at: min(at, bytes.count))
+                    case 2: if !bytes.isEmpty { bytes[at] = interesting[Int(next() % UInt64(interesting.count))] }
+                    default: if !bytes.isEmpty { bytes.removeSubrange(at..<min(bytes.count, at + Int(next() % 40))) }
+                    }
+                }
+                do {
+                    _ = try Board.parse(bytes, file: name)
+                    loaded += 1
+                } catch {
+                    #expect(error.file == name)
+                    #expect(!error.problem.isEmpty)
+                    refused += 1
+                }
+            }
+        }
+        #expect(loaded + refused == 5000)
+        #expect(refused > 0)
     }
 }
