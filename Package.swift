@@ -67,6 +67,9 @@ let package = Package(
         .target(name: "Soak", dependencies: ["AlarmRuntime", "AlarmCore", "AlarmCodecs", "CentreSMS", "SimCentre", "PosixIO",
                                              "ATModem", "ModemEmulator", "SimBackends", "HAL", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
+        // Evidence recordings: chunks sealed to the centre (HPKE) and signed by the device (Ed25519).
+        .target(name: "Evidence", dependencies: ["AlarmCore", .product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: strict),
         .target(name: "SimCentre", dependencies: ["AlarmCodecs", "AlarmCore", "PosixIO", "DC09"], swiftSettings: strict),
         // Helpers of the simulation tools (not firmware): a real gpsd replaying an NMEA log.
         .target(name: "SimTools", dependencies: ["PosixIO"], swiftSettings: strict),
@@ -99,6 +102,7 @@ let package = Package(
 
         .testTarget(name: "AlarmCoreTests", dependencies: ["AlarmCore"]),
         .testTarget(name: "SoakTests", dependencies: ["Soak", "PosixIO"]),
+        .testTarget(name: "EvidenceTests", dependencies: ["Evidence", "AlarmCore"]),
         .testTarget(name: "AlarmCodecsTests", dependencies: ["AlarmCodecs", "AlarmCore", "PosixIO", "DC09", "CentreSMS"]),
         .testTarget(name: "PosixIOTests", dependencies: ["PosixIO", "ModemTestSupport"]),
         // Shared by the test targets: the driver on an emulated line, and event collectors.
