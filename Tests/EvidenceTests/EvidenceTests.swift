@@ -60,3 +60,71 @@ import Testing
         }
     }
 }
+
+final class MemoryEvidenceStore: EvidenceStore, @unchecked Sendable {
+    var chunks: [String: [Int: [UInt8]]] = [:]
+    var order: [String] = []
+    func write(recording: String, sequence: Int, bytes: [UInt8]) throws {
+        if chunks[recording] == nil { order.append(recording) }
+        chunks[recording, default: [:]][sequence] = bytes
+    }
+    func recordings() throws -> [(id: String, bytes: Int)] {
+        order.map { id in (id, chunks[id]!.values.reduce(0) { $0 + $1.count }) }
+    }
+    func remove(recording: String) throws {
+        chunks[recording] = nil
+        order.removeAll { $0 == recording }
+    }
+    func ordered(_ id: String) -> [[UInt8]] { (chunks[id] ?? [:]).keys.sorted().map { chunks[id]![$0]! } }
+}
+
+@Suite struct EvidenceRecorderTests {
+    let centre = Curve25519.KeyAgreement.PrivateKey()
+    let device = Curve25519.Signing.PrivateKey()
+
+    func recorder(_ store: MemoryEvidenceStore, limit: Int = 64 << 20) -> EvidenceRecorder {
+        var settings = EvidenceRecorder.Settings(deviceID: "BE-1", sampleRate: 8000)
+        settings.preTrigger = .seconds(3)
+        settings.chunkDuration = .seconds(1)
+        settings.storageLimitBytes = limit
+        return EvidenceRecorder(settings: settings, centre: centre.publicKey, device: device, store: store)
+    }
+
+    func ramp(_ from: Int, _ count: Int) -> [Int16] { (from..<(from + count)).map { Int16(truncatingIfNeeded: $0) } }
+
+    @Test func preTriggerAudioLeadsTheRecordingAndNothingIsLost() throws {
+        let store = MemoryEvidenceStore()
+        let r = recorder(store)
+        // 10 s before the press, in 20 ms frames: the ring keeps exactly the last 3 s.
+        var position = 0
+        for _ in 0..<500 {
+            try r.append(ramp(position, 160), capturedAt: Int64(position) / 8)
+            position += 160
+        }
+        #expect(r.bufferedSamples == 24_000)
+        try r.start(recordingID: "A1")
+        for _ in 0..<150 {  // 3 s of alarm
+            try r.append(ramp(position, 160), capturedAt: Int64(position) / 8)
+            position += 160
+        }
+        try r.stop()
+        let wav = try EvidenceExport.wav(chunks: store.ordered("A1"), centre: centre)
+        let body = Array(wav.dropFirst(44))
+        let samples = stride(from: 0, to: body.count, by: 2).map { Int16(bitPattern: UInt16(body[$0]) | UInt16(body[$0 + 1]) << 8) }
+        #expect(samples == ramp(position - 48_000, 48_000), "the last 3 s before the press, then the alarm, in order")
+        #expect(store.ordered("A1").count == 6)
+    }
+
+    @Test func storageBoundDropsOldestClosedRecordingsNeverTheCurrentOne() throws {
+        let store = MemoryEvidenceStore()
+        let r = recorder(store, limit: 40_000)
+        for id in ["R1", "R2", "R3"] {
+            try r.start(recordingID: id)
+            for n in 0..<100 { try r.append(ramp(n * 160, 160), capturedAt: Int64(n * 20)) }
+            try r.stop()
+        }
+        // Each recording is two 1-second chunks of about 16 KB: only the newest fits under 40 KB.
+        #expect(try store.recordings().map(\.id) == ["R3"])
+        #expect(try store.recordings().reduce(0) { $0 + $1.bytes } <= 40_000)
+    }
+}
