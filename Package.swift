@@ -49,10 +49,15 @@ let package = Package(
         .systemLibrary(name: "CLibGPS", path: "hal/CLibGPS", pkgConfig: "libgps", providers: [.apt(["libgps-dev"])]),
         .target(name: "GPSD", dependencies: ["CLibGPS", "HAL", "AlarmCore", .product(name: "Logging", package: "swift-log")],
                 path: "hal/GPSD", swiftSettings: strict),
+        // The microphone through ALSA (Debian: libasound2-dev); the C shim catches ALSA's variadic error messages.
+        .systemLibrary(name: "CALSA", path: "hal/CALSA", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
+        .target(name: "CALSAShim", dependencies: ["CALSA"], path: "hal/CALSAShim"),
+        .target(name: "ALSA", dependencies: ["CALSA", "CALSAShim", "HAL", "AlarmCore", .product(name: "Logging", package: "swift-log")],
+                path: "hal/ALSA", swiftSettings: strict),
 
         .target(name: "AlarmRuntime",
                 dependencies: ["AlarmCore", "AlarmCodecs", "HAL", "SimBackends", "LinuxBackends", "PosixIO",
-                               "ATModem", "ModemEmulator", "GPSD", "SecureStore", "DC09", "CentreSMS",
+                               "ATModem", "ModemEmulator", "GPSD", "SecureStore", "DC09", "CentreSMS", "Evidence",
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
         // Every target names each module it imports: SwiftPM rebuilds a target when a *declared* dependency
@@ -78,7 +83,8 @@ let package = Package(
             "AlarmRuntime", "HAL", "LinuxBackends", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .executableTarget(name: "alarmctl", dependencies: [
-            "AlarmRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
+            "AlarmRuntime", "Evidence", "PosixIO", .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
         .executableTarget(name: "alarm-centre", dependencies: [
             "SimCentre", "AlarmCodecs", "AlarmCore", "DC09", "PosixIO", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
         .executableTarget(name: "alarm-sim", dependencies: [
@@ -115,9 +121,12 @@ let package = Package(
         .testTarget(name: "GPSDTests", dependencies: [
             "GPSD", "CLibGPS", "AlarmCore", "HAL", "SimBackends", "ModemTestSupport", "PosixIO", "LinuxBackends", "SimTools",
             .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "ALSATests", dependencies: [
+            "ALSA", "HAL", "AlarmCore", "SimBackends", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "AlarmRuntimeTests", dependencies: [
             "AlarmRuntime", "AlarmCore", "HAL", "SimBackends", "LinuxBackends", "SimCentre", "PosixIO",
-            "ATModem", "ModemEmulator", "ModemTestSupport", "SecureStore", "AlarmCodecs", "DC09", "CentreSMS",
+            "ATModem", "ModemEmulator", "ModemTestSupport", "SecureStore", "AlarmCodecs", "DC09", "CentreSMS", "Evidence",
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log")]),
     ],
     swiftLanguageModes: [.v6]
