@@ -21,6 +21,8 @@ public struct Backends: Sendable {
     public var alarmAwareModem: (any AlarmAwareModem)?
     /// The text of a fallback SMS; boards get the sealed format unless they ask for plain text. nil: plain text
     /// (direct constructions in tests).
+    /// Evidence recording (boards with an `evidence` section and a microphone).
+    public var evidence: EvidenceRecording?
     public var smsText: (@Sendable (Report, _ battery: Int?, _ signal: Int?) -> String)?
 
     public init(button: any ButtonInput, position: any PositionSourceDevice, network: any NetworkMonitor,

@@ -193,6 +193,7 @@ public enum DeviceAssembly {
                                 amplifierEnable: amplifier, store: recordStore)
         backends.alarmAwareModem = modem.alarmAware
         backends.journal = alarmJournal
+        if audio != nil { backends.evidence = try assembleEvidence(board, sampleRate: 8000, logger: logger) }
         let smsKey = try smsKey(board)
         backends.smsText = smsFormatter(board, key: smsKey)
         let runtime = DeviceRuntime(machine: AlarmMachine(settings: board.alarm),

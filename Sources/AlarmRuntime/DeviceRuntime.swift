@@ -125,6 +125,8 @@ public final class DeviceRuntime: Sendable {
         attempt("button") { () throws(HALError) in
             try backends.button.start { [self] edge, at in post(.button(edge), at: at) }
         }
+        // Evidence needs the seconds before the press: the microphone runs from the start.
+        if backends.evidence != nil { startMicrophone() }
         post(.started)
     }
 
@@ -189,6 +191,9 @@ public final class DeviceRuntime: Sendable {
         }
         for token in timers { token?.cancel() }
     }
+
+    /// Waits until every evidence chunk decided so far is stored (tests, shutdown).
+    public func flushEvidence() { backends.evidence?.flush() }
 
     /// Waits until every storage write decided so far has reached storage (for shutdown and tests).
     public func flushPersistence() { persistQueue.sync {} }
@@ -377,6 +382,17 @@ public final class DeviceRuntime: Sendable {
     }
 
     private func setAudio(_ on: Bool) {
+        if let evidence = backends.evidence, backends.audio != nil {
+            if on {
+                let number = inner.withLock { $0.state.activeAlarm?.number ?? 0 }
+                evidence.alarmStarted(number: number, atUTC: clock.wallTime().millisecondsSince1970)
+                publish(.device, "evidence recording started")
+            } else {
+                evidence.alarmEnded()
+                publish(.device, "evidence recording closed")
+            }
+            return
+        }
         guard let audio = backends.audio else { return }
         if on {
             do {
@@ -397,6 +413,26 @@ public final class DeviceRuntime: Sendable {
         } else {
             audio.stop()
             publish(.device, "microphone capture off")
+        }
+    }
+
+    private func startMicrophone() {
+        guard let audio = backends.audio, let evidence = backends.evidence else { return }
+        do {
+            try audio.start { [self] result in
+                switch result {
+                case .success(let frame):
+                    inner.withLock { $0.audioFrames += 1 }
+                    evidence.audio(frame, capturedAtUTC: clock.wallTime().millisecondsSince1970
+                        - (clock.now() - frame.capturedAt).milliseconds)
+                case .failure(let error):
+                    inner.withLock { $0.audioFaults += 1 }
+                    logger.warning("audio capture fault", metadata: ["error": "\(error)"])
+                }
+            }
+        } catch {
+            logger.error("microphone did not start; no evidence recording", metadata: ["error": "\(error)"])
+            publish(.device, "microphone unavailable: \(error.kind.rawValue)")
         }
     }
 

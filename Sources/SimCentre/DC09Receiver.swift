@@ -65,6 +65,7 @@ public final class DC09Receiver: Sendable {
     let state: Mutex<State>
     let onReceive: @Sendable (Received) -> Void
     let sources = Mutex<[SourceHolder]>([])
+    let closedSignal = DispatchSemaphore(value: 0)
 
     /// `accounts`: account → key (nil: that account sends in clear).
     public init(host: String = "127.0.0.1", tcpPort: UInt16 = 0, udpPort: UInt16 = 0, accounts: [String: DC09Key?],
@@ -87,7 +88,11 @@ public final class DC09Receiver: Sendable {
         // Closed only once the source is cancelled: closing earlier lets the number be reused by another socket
         // while libdispatch still unregisters the old one, and the new socket silently stops being watched.
         let listening = listener.descriptor
-        accept.setCancelHandler { try? listening.close() }
+        let closed = closedSignal
+        accept.setCancelHandler {
+            try? listening.close()
+            closed.signal()
+        }
         let datagrams = DispatchSource.makeReadSource(fileDescriptor: udp.rawValue, queue: queue)
         datagrams.setEventHandler { [self] in readDatagrams() }
         let socket = udp
@@ -103,6 +108,8 @@ public final class DC09Receiver: Sendable {
             return s
         }
         for holder in held { holder.source.cancel() }
+        // The port is free only once the cancel handler has closed it.
+        if !held.isEmpty { _ = closedSignal.wait(timeout: .now() + 5) }
         if held.isEmpty {
             try? listener.descriptor.close()
             try? udp.close()

@@ -42,6 +42,7 @@ public final class SimulatedCentre: Sendable {
     private let state: Mutex<State>
     private let onReceive: @Sendable (Received) -> Void
     private let source = Mutex<SourceBox?>(nil)
+    private let listenerClosed = DispatchSemaphore(value: 0)
 
     public convenience init(host: String = "127.0.0.1", port: UInt16, policy: Policy = Policy(),
                             onReceive: @escaping @Sendable (Received) -> Void = { _ in }) throws(Errno) {
@@ -64,7 +65,11 @@ public final class SimulatedCentre: Sendable {
         // Closed only once cancelled (see DC09Receiver.start: an early close lets the number be reused while
         // libdispatch still unregisters it).
         let listening = listener.descriptor
-        readSource.setCancelHandler { try? listening.close() }
+        let closed = listenerClosed
+        readSource.setCancelHandler {
+            try? listening.close()
+            closed.signal()
+        }
         source.withLock { $0 = SourceBox(source: readSource) }
         readSource.resume()
     }
@@ -75,6 +80,8 @@ public final class SimulatedCentre: Sendable {
             box?.source.cancel()
             return box != nil
         }
+        // The port is free only once the cancel handler has closed it (a restart on the same port follows at once).
+        if started { _ = listenerClosed.wait(timeout: .now() + 5) }
         let connections = state.withLock { state in
             defer { state.connections.removeAll() }
             return state.connections

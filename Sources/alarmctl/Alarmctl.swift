@@ -8,7 +8,7 @@ struct Alarmctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "alarmctl",
         abstract: "Inspect and drive a running alarmd.",
-        subcommands: [Status.self, Watch.self, Sim.self])
+        subcommands: [Status.self, Watch.self, Sim.self, EvidenceCommand.self])
 }
 
 struct Connection: ParsableArguments {

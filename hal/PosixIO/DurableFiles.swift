@@ -110,6 +110,31 @@ public struct StorageDirectory: Sendable {
         try syncDirectory()
     }
 
+    /// The names in this directory (no "." or ".."), unsorted.
+    public func names() throws(Errno) -> [String] {
+        guard let stream = opendir(path) else { throw Errno.current }
+        defer { closedir(stream) }
+        var names: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// Removes an empty subdirectory durably; one already gone is not an error.
+    public func removeDirectory(_ name: String) throws(Errno) {
+        try Self.validate(name)
+        if rmdir(filePath(name)) != 0 {
+            let error = Errno.current
+            if error == .noSuchFile { return }
+            throw error
+        }
+        try syncDirectory()
+    }
+
     /// Not validated: for display and for handing to other programs.
     public func filePath(_ name: String) -> String {
         path == "/" ? "/" + name : path + "/" + name

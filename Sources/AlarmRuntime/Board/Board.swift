@@ -86,6 +86,17 @@ public struct ReportingSettings: Sendable {
     public var smsFormat: String = "sealed"
 }
 
+/// Evidence recording (`evidence` in a board file; docs/audio.md).
+public struct EvidenceSettings: Sendable {
+    /// The receiving centre's X25519 public key (64 hex digits): recordings are sealed to it.
+    public var centreKeyFile: String
+    /// The device's Ed25519 signing key (64 hex digits, owner-only); simulator boards get one generated.
+    public var signingKeyFile: String?
+    public var preTrigger: Duration = .seconds(30)
+    public var chunk: Duration = .seconds(5)
+    public var storageLimitMB = 64
+}
+
 /// A board file, read and checked. Everything a board can choose lives here.
 public struct Board: Sendable {
     public var file: String
@@ -104,6 +115,7 @@ public struct Board: Sendable {
     public var simulation: SimulationSettings
     public var data: DataSettings?
     public var reporting: ReportingSettings?
+    public var evidence: EvidenceSettings?
 
     public static func load(path: String) throws(BoardError) -> Board {
         let bytes: [UInt8]?

@@ -92,6 +92,21 @@ enum BoardReader {
             throw r.error("reporting", "missing (a DC-09 report link needs the account, and the key file unless the board is a simulator that says encryption: \"none\")")
         }
 
+        var evidence: EvidenceSettings?
+        if var e = try r.object("evidence") {
+            let centre = try e.required("centreKeyFile", "the receiving centre's public key file (64 hex digits)") { (r, k) throws(BoardError) in try r.string(k) }
+            var settings = EvidenceSettings(centreKeyFile: centre)
+            settings.signingKeyFile = try e.string("signingKeyFile")
+            if settings.signingKeyFile == nil, kind != .simulator {
+                throw e.error("signingKeyFile", "missing (a device board names its provisioned evidence signing key)")
+            }
+            if let v = try e.duration("preTrigger", minimum: .zero), v <= .seconds(120) { settings.preTrigger = v }
+            if let v = try e.duration("chunk", minimum: .seconds(1)) { settings.chunk = v }
+            if let v = try e.integer("storageLimitMB", in: 1...4096) { settings.storageLimitMB = v }
+            try e.rejectUnknownKeys()
+            evidence = settings
+        }
+
         var simulation = SimulationSettings()
         if var s = try r.object("simulation") {
             if kind == .device { throw r.error("simulation", "not allowed on a board of kind \"device\"") }
@@ -102,7 +117,7 @@ enum BoardReader {
 
         return Board(file: r.file, name: name, kind: kind, deviceID: deviceID, silence: silence, roles: roles,
                      storagePath: storage, storageKeyPath: storageKey, controlSocketPath: control, alarm: alarm, haptics: haptics,
-                     simulation: simulation, data: data, reporting: reporting)
+                     simulation: simulation, data: data, reporting: reporting, evidence: evidence)
     }
 
     static func readReporting(_ r: inout ConfigReader, kind: BoardKind) throws(BoardError) -> ReportingSettings {

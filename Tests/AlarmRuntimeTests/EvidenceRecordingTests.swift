@@ -1,0 +1,54 @@
+import AlarmCore
+import AlarmRuntime
+import Crypto
+import Evidence
+import Glibc
+import Logging
+import PosixIO
+import SimBackends
+import Testing
+
+/// The microphone (simulated here) runs from the start; the alarm opens a recording that begins before the press;
+/// the centre's key gives it back as audio; nothing on the device can.
+@Suite struct EvidenceRecordingTests {
+    func hex(_ bytes: some Sequence<UInt8>) -> String {
+        bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+    }
+
+    @Test func anAlarmLeavesARecordingOnlyTheCentreCanOpen() throws {
+        let dir = "/tmp/alarm-evidence-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let storage = try StorageDirectory(path: dir)
+        let centre = Curve25519.KeyAgreement.PrivateKey()
+        try storage.replaceAtomically("centre.pub", with: Array(hex(centre.publicKey.rawRepresentation).utf8))
+        let text = """
+            { name: "ev", kind: "simulator", device: { id: "BE-EV-1" }, silence: "no-speaker",
+              roles: { button: "sim:", position: "sim:", modem: "sim:", reportLink: "sim:", audio: "sim:" },
+              storage: "\(dir)/state", controlSocket: "\(dir)/sock",
+              alarm: { centreNumbers: ["+3292000101"] },
+              evidence: { centreKeyFile: "\(dir)/centre.pub", preTrigger: "2s", chunk: "1s" } }
+            """
+        let board = try Board.parse(Array(text.utf8), file: "boards/ev.json5")
+        let clock = ManualClock()
+        let device = try DeviceAssembly.assemble(board, clock: clock, logger: Logger(label: "ev", factory: { _ in SwiftLogNoOpLogHandler() }),
+                                                 store: InMemoryRecordStore())
+        try device.start()
+        defer { device.stop() }
+        for _ in 0..<50 { clock.advance(by: .milliseconds(100)) }  // 5 s before the press: the ring keeps 2 s
+        device.simulation.button?.press(holding: .milliseconds(2500))
+        for _ in 0..<60 { clock.advance(by: .milliseconds(100)) }  // 2.5 s hold + 3.5 s of alarm
+        device.runtime.post(.centre(.endAlarm))
+        device.runtime.flushEvidence()
+
+        let store = FileEvidenceStore(root: try StorageDirectory(path: dir + "/state/evidence"))
+        let recordings = try store.recordings()
+        #expect(recordings.count == 1)
+        let chunks = try store.chunks(try #require(recordings.first).id)
+        #expect(chunks.count >= 5)
+        let wav = try EvidenceExport.wav(chunks: chunks, centre: centre)
+        let seconds = Double(wav.count - 44) / 2 / 8000
+        // The 2 s before the alarm was raised (the end of the hold), then about 3.5 s of alarm.
+        #expect(seconds >= 5.4 && seconds <= 6.6, "\(seconds) s")
+        // The device's own keys do not open it.
+        #expect(throws: EvidenceChunk.ChunkError.cannotDecrypt) { try EvidenceChunk.open(chunks[0], centre: Curve25519.KeyAgreement.PrivateKey()) }
+    }
+}
