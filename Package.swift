@@ -57,7 +57,7 @@ let package = Package(
 
         .target(name: "AlarmRuntime",
                 dependencies: ["AlarmCore", "AlarmCodecs", "HAL", "SimBackends", "LinuxBackends", "PosixIO",
-                               "ATModem", "ModemEmulator", "GPSD", "SecureStore", "DC09", "CentreSMS", "Evidence",
+                               "ATModem", "ModemEmulator", "GPSD", "SecureStore", "DC09", "CentreSMS", "Evidence", "ALSA",
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
         // Every target names each module it imports: SwiftPM rebuilds a target when a *declared* dependency
@@ -88,7 +88,8 @@ let package = Package(
         .executableTarget(name: "alarm-centre", dependencies: [
             "SimCentre", "AlarmCodecs", "AlarmCore", "DC09", "PosixIO", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
         .executableTarget(name: "alarm-sim", dependencies: [
-            "AlarmRuntime", "PosixIO", "SimTools", "CentreSMS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            "AlarmRuntime", "PosixIO", "SimTools", "CentreSMS", .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         .executableTarget(name: "alarm-bench", dependencies: [
             "AlarmRuntime", "AlarmCore", "HAL", "SimBackends", "LinuxBackends", "SimCentre", "PosixIO",

@@ -126,11 +126,20 @@ public enum DeviceAssembly {
         }
 
         var audio: (any AudioCapture)?
+        var audioRate = 8000
         if let audioURI = uri(.audio) {
-            guard audioURI.scheme == "sim" else { throw unsupported(.audio, audioURI, "\"sim:\" (ALSA comes with the audio issue)") }
-            let simAudio = SimAudio(clock: clock)
-            sim.audio = simAudio
-            audio = simAudio
+            switch audioURI.scheme {
+            case "sim":
+                let simAudio = SimAudio(clock: clock)
+                sim.audio = simAudio
+                audio = simAudio
+            case "alsa":
+                let capture = try assembleALSA(board, audioURI, clock: clock, logger: logger)
+                audioRate = capture.sampleRate
+                audio = capture
+            default:
+                throw unsupported(.audio, audioURI, "\"alsa:PCM?rate=8000&channels=1&period=160[&config=FILE]\" or \"sim:\"")
+            }
         }
         var vibrator: (any Vibrator)?
         if let vibratorURI = uri(.vibrator) {
@@ -193,7 +202,7 @@ public enum DeviceAssembly {
                                 amplifierEnable: amplifier, store: recordStore)
         backends.alarmAwareModem = modem.alarmAware
         backends.journal = alarmJournal
-        if audio != nil { backends.evidence = try assembleEvidence(board, sampleRate: 8000, logger: logger) }
+        if audio != nil { backends.evidence = try assembleEvidence(board, sampleRate: audioRate, logger: logger) }
         let smsKey = try smsKey(board)
         backends.smsText = smsFormatter(board, key: smsKey)
         let runtime = DeviceRuntime(machine: AlarmMachine(settings: board.alarm),

@@ -46,6 +46,7 @@ struct AlarmSim: ParsableCommand {
             guard GPSFake.isAvailable else { throw ValidationError(GPSFake.unavailableMessage) }
             gpsd = try GPSFake.start(log: nmea, port: port, outputPath: "\(logs)/gpsd.log")
         }
+        if parsed.roles[.audio]?.scheme == "alsa" || parsed.evidence != nil { try SimAudioFiles.prepare(directory: logs) }
         let dc09 = parsed.roles[.reportLink]?.scheme.hasPrefix("dc09") == true
         if parsed.roles[.reportLink]?.scheme == "tcp", let (_, port) = parsed.roles[.reportLink]?.hostAndPort {
             children.append(try ChildProcess.spawn("\(bin)/alarm-centre",
@@ -109,9 +110,10 @@ struct AlarmSim: ParsableCommand {
             throw ExitCode(1)
         }
         if dc09 { printCentreSMS(parsed) }
+        let evidenceOK = parsed.evidence == nil || exportEvidence(parsed)
         print(outcome.summary)
         print("logs: \(logs)/alarmd.log, \(logs)/centre.log" + (gpsd != nil ? ", \(logs)/gpsd.log" : ""))
-        if !outcome.delivered {
+        if !outcome.delivered || !evidenceOK {
             printTail(of: "\(logs)/alarmd.log")
             throw ExitCode(1)
         }
@@ -127,6 +129,41 @@ struct AlarmSim: ParsableCommand {
         let response = try ControlClient(socketPath: board.controlSocketPath)
             .request(ControlRequest(command: "sim", arguments: ["sms", centre, command.text(key: key)]))
         guard response.ok else { throw ValidationError(response.error ?? "SMS injection refused") }
+    }
+
+    /// The centre's side of the evidence: the newest recording, verified and decrypted with the centre's key.
+    func exportEvidence(_ board: Board) -> Bool {
+        let bin = String(ChildProcess.executablePath().split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/"))
+        // The daemon has closed the recording when the alarm ended; give its evidence queue the moment it needs.
+        let list = "\(logs)/evidence-list.txt"
+        guard let listFile = try? FileDescriptor.open(list, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600),
+              let lister = try? ChildProcess.spawn("\(bin)/alarmctl", ["evidence", "list", "--board", board.file], stdout: listFile, stderr: listFile),
+              (try? lister.wait(timeoutMilliseconds: 10_000)) != nil,
+              let text = (try? StorageDirectory.readFile(list)) ?? nil else {
+            print("evidence: could not list recordings")
+            return false
+        }
+        try? listFile.close()
+        let lines = String(decoding: text, as: UTF8.self).split(separator: "\n")
+        guard let newest = lines.last(where: { !$0.hasPrefix("no recordings") })?.split(separator: " ").first else {
+            print("evidence: no recording was made")
+            return false
+        }
+        let wav = "\(logs)/evidence.wav"
+        let out = "\(logs)/evidence-export.txt"
+        guard let outFile = try? FileDescriptor.open(out, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600),
+              let exporter = try? ChildProcess.spawn("\(bin)/alarmctl", ["evidence", "export", String(newest), wav, "--centre-key",
+                                                                         "\(logs)/centre-evidence.key", "--board", board.file],
+                                                    stdout: outFile, stderr: outFile),
+              let status = try? exporter.wait(timeoutMilliseconds: 20_000) else {
+            print("evidence: export did not run")
+            return false
+        }
+        try? outFile.close()
+        let said = (try? StorageDirectory.readFile(out)).flatMap { $0 }.map { String(decoding: $0, as: UTF8.self) } ?? ""
+        print("evidence: \(lines.last ?? "")")
+        print("evidence export (centre key): " + said.trimmingNewlines)
+        return status == 0
     }
 
     /// What reached the centre's SMS number, decrypted as the centre reads it.

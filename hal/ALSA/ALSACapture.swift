@@ -28,10 +28,12 @@ public final class ALSACapture: AudioCapture {
     /// configuration used instead of the system's (/usr/share/alsa, /etc/asound.conf) when given; names the
     /// system defines, such as "null", do not exist in it. `sampleRate`: 8000 or 16000. `channels`: what the
     /// device delivers; frames carry channel 0 only. `periodFrames`: the size of each read and of each frame.
+    /// `pacedToRealTime`: for file-backed PCMs, which never block: each read waits (blocked, on the capture thread)
+    /// until its period is due on the monotonic clock, so a file plays at the speed of a microphone.
     public convenience init(pcm: String, configText: String? = nil, sampleRate: Int, channels: Int, periodFrames: Int,
-                            clock: any Clock, logger: Logger) {
+                            pacedToRealTime: Bool = false, clock: any Clock, logger: Logger) {
         self.init(PCMSettings(pcm: pcm, configText: configText, sampleRate: sampleRate, channels: channels,
-                              periodFrames: periodFrames),
+                              periodFrames: periodFrames, pacedToRealTime: pacedToRealTime),
                   clock: clock, logger: logger, opener: ALSAPCM.opener)
     }
 
@@ -244,7 +246,18 @@ private final class Session: Sendable {
     private func capture(from device: any PCMDevice, into buffer: UnsafeMutablePointer<Int16>) -> Int32? {
         let frames = settings.periodFrames
         let channels = settings.channels
+        let periodNanoseconds = Int64(frames) * 1_000_000_000 / Int64(settings.sampleRate)
+        var due = Self.monotonicNanoseconds()
         while !isStopped {
+            if settings.pacedToRealTime {
+                due += periodNanoseconds
+                let wait = due - Self.monotonicNanoseconds()
+                if wait > 0 {
+                    var request = timespec(tv_sec: Int(wait / 1_000_000_000), tv_nsec: Int(wait % 1_000_000_000))
+                    var remaining = timespec()
+                    while nanosleep(&request, &remaining) == -1 && errno == EINTR { request = remaining }
+                }
+            }
             // The null PCM behind a file capture (and a driver after some errors) leaves the buffer as it
             // was: a period that was not written must read as silence, not as the previous period again.
             buffer.update(repeating: 0, count: frames * channels)
@@ -278,6 +291,12 @@ private final class Session: Sendable {
             if recovered < 0 { return recovered }
         }
         return nil
+    }
+
+    static func monotonicNanoseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
     }
 
     private func deliver(_ result: Result<AudioFrame, HALError>) {

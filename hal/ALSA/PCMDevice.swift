@@ -18,6 +18,8 @@ struct PCMSettings: Sendable {
     var sampleRate: Int
     var channels: Int
     var periodFrames: Int
+    /// A file-backed PCM delivers as fast as it is read: pace the reads to the nominal rate (simulator boards).
+    var pacedToRealTime = false
 }
 
 struct PCMOpenError: Error, CustomStringConvertible {
