@@ -57,7 +57,7 @@ let package = Package(
 
         .target(name: "AlarmRuntime",
                 dependencies: ["AlarmCore", "AlarmCodecs", "HAL", "SimBackends", "LinuxBackends", "PosixIO",
-                               "ATModem", "ModemEmulator", "GPSD", "SecureStore", "DC09", "CentreSMS", "Evidence", "ALSA",
+                               "ATModem", "ModemEmulator", "GPSD", "SecureStore", "DC09", "CentreSMS", "Evidence", "ALSA", "AudioChecks",
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
         // Every target names each module it imports: SwiftPM rebuilds a target when a *declared* dependency
@@ -75,6 +75,8 @@ let package = Package(
         // Evidence recordings: chunks sealed to the centre (HPKE) and signed by the device (Ed25519).
         .target(name: "Evidence", dependencies: ["AlarmCore", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: strict),
+        // The microphone self-test's classification (pure).
+        .target(name: "AudioChecks", swiftSettings: strict),
         .target(name: "SimCentre", dependencies: ["AlarmCodecs", "AlarmCore", "PosixIO", "DC09"], swiftSettings: strict),
         // Helpers of the simulation tools (not firmware): a real gpsd replaying an NMEA log.
         .target(name: "SimTools", dependencies: ["PosixIO"], swiftSettings: strict),
@@ -110,6 +112,7 @@ let package = Package(
         .testTarget(name: "AlarmCoreTests", dependencies: ["AlarmCore"]),
         .testTarget(name: "SoakTests", dependencies: ["Soak", "PosixIO"]),
         .testTarget(name: "EvidenceTests", dependencies: ["Evidence", "AlarmCore"]),
+        .testTarget(name: "AudioChecksTests", dependencies: ["AudioChecks"]),
         .testTarget(name: "AlarmCodecsTests", dependencies: ["AlarmCodecs", "AlarmCore", "PosixIO", "DC09", "CentreSMS"]),
         .testTarget(name: "PosixIOTests", dependencies: ["PosixIO", "ModemTestSupport"]),
         // Shared by the test targets: the driver on an emulated line, and event collectors.

@@ -47,6 +47,14 @@ struct Transition {
         case .centre(let command): centreCommand(command)
         case .power(let status): powerChanged(status)
         case .resumed(let saved): resume(saved)
+        case .microphoneHealth(let ok):
+            if !ok, !state.microphoneTroubleReported {
+                state.microphoneTroubleReported = true
+                queueReport(.microphoneTrouble)
+            } else if ok, state.microphoneTroubleReported {
+                state.microphoneTroubleReported = false
+                queueReport(.microphoneRestored)
+            }
         case .storageHealth(let ok):
             if !ok, !state.storageTroubleReported {
                 state.storageTroubleReported = true

@@ -58,6 +58,8 @@ public enum Input: Sendable, Hashable {
     case resumed(DurableState)
     /// Whether the journal could be written (false: storage full or failing).
     case storageHealth(Bool)
+    /// The microphone self-test's verdict (true: plausible).
+    case microphoneHealth(Bool)
 }
 
 public struct Event: Sendable, Hashable {

@@ -25,13 +25,16 @@ public enum ReportKind: String, Sendable, Hashable, Codable {
     /// The journal cannot be written (storage full or failing): the alarm goes on from memory.
     case storageTrouble = "storage-trouble"
     case storageRestored = "storage-restored"
+    /// The microphone self-test found it dead or clipped: the centre's listen-in may hear nothing.
+    case microphoneTrouble = "microphone-trouble"
+    case microphoneRestored = "microphone-restored"
 
     /// Goes by SMS too when IP cannot carry it in time.
     public var mustArrive: Bool {
         switch self {
         case .alarm, .cancelRequested, .emergencyCallPlaced, .trackingEnded, .batteryCritical: true
         case .positionUpdate, .periodicTest, .batteryLow, .batteryRestored, .modemTrouble, .modemRestored, .gnssTrouble,
-             .gnssRestored, .storageTrouble, .storageRestored: false
+             .gnssRestored, .storageTrouble, .storageRestored, .microphoneTrouble, .microphoneRestored: false
         }
     }
 
@@ -40,7 +43,7 @@ public enum ReportKind: String, Sendable, Hashable, Codable {
         switch self {
         case .alarm, .positionUpdate, .cancelRequested, .emergencyCallPlaced, .trackingEnded: true
         case .periodicTest, .batteryLow, .batteryRestored, .batteryCritical, .modemTrouble, .modemRestored, .gnssTrouble,
-             .gnssRestored, .storageTrouble, .storageRestored: false
+             .gnssRestored, .storageTrouble, .storageRestored, .microphoneTrouble, .microphoneRestored: false
         }
     }
 }

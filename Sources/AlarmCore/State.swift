@@ -27,6 +27,7 @@ public struct AlarmState: Sendable, Hashable {
     public var modemTroubleTimerRunning = false
     public var gnssTroubleReported = false
     public var storageTroubleReported = false
+    public var microphoneTroubleReported = false
 
     public init() {}
 

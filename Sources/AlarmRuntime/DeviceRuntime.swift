@@ -63,6 +63,7 @@ public final class DeviceRuntime: Sendable {
     /// Storage writes (fsync'd) happen here, never on the thread that processes events: a button edge must
     /// not wait behind an SD card's flush.
     let persistQueue = DispatchQueue(label: "alarmd.persist")
+    let microphoneSelfTest: MicrophoneSelfTest?
     let bootID = DeviceRuntime.bootID()
 
     static let sequenceRecord = "report-sequence"
@@ -72,7 +73,9 @@ public final class DeviceRuntime: Sendable {
     static let lastFixPersistInterval: Duration = .seconds(60)
 
     public init(machine: AlarmMachine, identity: Identity, clock: any Clock, backends: Backends,
-                haptics: Haptics = Haptics(), silence: SilenceMethod, logger: Logger) {
+                haptics: Haptics = Haptics(), silence: SilenceMethod, logger: Logger,
+                microphoneTestInterval: Duration? = .seconds(6 * 3600)) {
+        microphoneSelfTest = backends.audio != nil ? microphoneTestInterval.map(MicrophoneSelfTest.init) : nil
         self.machine = machine
         self.identity = identity
         self.clock = clock
@@ -128,6 +131,7 @@ public final class DeviceRuntime: Sendable {
         // Evidence needs the seconds before the press: the microphone runs from the start.
         if backends.evidence != nil { startMicrophone() }
         post(.started)
+        scheduleMicrophoneSelfTest(after: .milliseconds(500))
     }
 
     private func attempt(_ what: String, _ body: () throws(HALError) -> Void) {
@@ -395,6 +399,7 @@ public final class DeviceRuntime: Sendable {
         }
         guard let audio = backends.audio else { return }
         if on {
+            microphoneSelfTest?.abandon()
             do {
                 try audio.start { [self] result in
                     switch result {
@@ -423,6 +428,7 @@ public final class DeviceRuntime: Sendable {
                 switch result {
                 case .success(let frame):
                     inner.withLock { $0.audioFrames += 1 }
+                    microphoneSamples(frame.samples)
                     evidence.audio(frame, capturedAtUTC: clock.wallTime().millisecondsSince1970
                         - (clock.now() - frame.capturedAt).milliseconds)
                 case .failure(let error):

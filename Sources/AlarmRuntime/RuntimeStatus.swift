@@ -43,6 +43,8 @@ public struct RuntimeStatus: Sendable, Codable, Hashable {
     public var counters: Counters
     public var audioFrames: Int
     public var audioFaults: Int
+    /// The last microphone self-test ("plausible (-38 dBFS)", "dead (all zeros)", "not tested yet").
+    public var microphone: String?
 }
 
 extension DeviceRuntime {
@@ -82,7 +84,8 @@ extension DeviceRuntime {
                 batteryPercent: state.power?.batteryPercent, charging: state.power?.charging,
                 call: state.call.map { RuntimeStatus.Call(id: "\($0.id)", number: $0.number, connected: $0.connected) },
                 reportLink: inner.linkState, dataPath: inner.dataPath, pendingReports: state.outbox.count, alarmsRaised: state.alarmsRaised,
-                counters: state.counters, audioFrames: inner.audioFrames, audioFaults: inner.audioFaults)
+                counters: state.counters, audioFrames: inner.audioFrames, audioFaults: inner.audioFaults,
+                microphone: microphoneSelfTest?.verdict)
         }
     }
 

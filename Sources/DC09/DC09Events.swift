@@ -36,6 +36,9 @@ public struct DC09EventCode: Sendable, Hashable {
     /// System trouble: the journal cannot be written.
     public static let storageTrouble = DC09EventCode(sia: "YX", contactIDQualifier: 1, contactIDEvent: 300)
     public static let storageRestored = DC09EventCode(sia: "YZ", contactIDQualifier: 3, contactIDEvent: 300)
+    /// System peripheral trouble: the microphone self-test failed.
+    public static let microphoneTrouble = DC09EventCode(sia: "YX", contactIDQualifier: 1, contactIDEvent: 330)
+    public static let microphoneRestored = DC09EventCode(sia: "YZ", contactIDQualifier: 3, contactIDEvent: 330)
 
     public static func code(for kind: ReportKind) -> DC09EventCode {
         switch kind {
@@ -54,6 +57,8 @@ public struct DC09EventCode: Sendable, Hashable {
         case .gnssRestored: .gnssRestored
         case .storageTrouble: .storageTrouble
         case .storageRestored: .storageRestored
+        case .microphoneTrouble: .microphoneTrouble
+        case .microphoneRestored: .microphoneRestored
         }
     }
 }

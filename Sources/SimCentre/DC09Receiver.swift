@@ -312,7 +312,7 @@ public final class DC09Receiver: Sendable {
             let contactID: [String: String] = ["1122": "HA", "3122": "HH", "1406": "OC", "1101": "QA", "1602": "RP",
                                                "1302": "YT", "3302": "YR", "1311": "YM",
                                                "1350": "YC", "3350": "YK", "1380": "YX", "3380": "YZ",
-                                               "1300": "YX", "3300": "YZ"]
+                                               "1300": "YX", "3300": "YZ", "1330": "YX", "3330": "YZ"]
             return contactID[String(event.prefix(4))] ?? "YN"
         }
         return String(event.suffix(2))
