@@ -33,6 +33,19 @@ public enum DC09Cipher {
         return Array((message.head(encrypted: true) + "[").utf8) + hex(ciphertext)
     }
 
+    /// Encrypts `text` (what follows the `[`, e.g. `]_12:00:00,11-29-2026` of an ACK) with a fresh pad, as uppercase hex.
+    public static func encryptedTail<R: RandomNumberGenerator>(_ text: String, key: DC09Key, using random: inout R) throws(CipherError) -> [UInt8] {
+        let tail = Array(text.utf8)
+        let padLength = 16 - (tail.count + 1) % 16
+        let pad = (0..<(padLength == 0 ? 16 : padLength)).map { _ in padAlphabet.randomElement(using: &random)! }
+        do {
+            return hex(Array(try AES._CBC.encrypt(pad + [UInt8(ascii: "|")] + tail, using: key.key,
+                                                 iv: try AES._CBC.IV(ivBytes: zeroIV), noPadding: true)))
+        } catch {
+            throw .cryptoFailure
+        }
+    }
+
     /// The plaintext after the `[` of an encrypted body (pad and separator removed), e.g. `#1234|NHA]_12:00:00,…`.
     /// Accepts senders that omit the `|` (the pad then runs up to the first `#` or `]`).
     public static func decryptTail<S: StringProtocol>(hex text: S, key: DC09Key) throws(CipherError) -> String {

@@ -230,6 +230,13 @@ public final class DC09Receiver: Sendable {
         switch verdict {
         case .silent: return nil
         case .ack:
+            // An encrypted message gets an encrypted ACK: the device trusts no ACK its key did not make.
+            if message.encrypted, let key = keys[message.account] ?? nil {
+                let head = "\"*ACK\"\(four(message.sequence))\(message.receiverField)L\(message.prefix)#\(message.account)["
+                var random = SystemRandomNumberGenerator()
+                guard let tail = try? DC09Cipher.encryptedTail("]" + DC09Timestamp.format(now), key: key, using: &random) else { return nil }
+                return try? DC09Frame.wrap(Array(head.utf8) + tail)
+            }
             let ack = "\"ACK\"\(four(message.sequence))\(message.receiverField)L\(message.prefix)#\(message.account)[]"
             return try? DC09Frame.wrap(Array(ack.utf8))
         case .duh:

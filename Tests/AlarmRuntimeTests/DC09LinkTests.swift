@@ -1,6 +1,7 @@
 import AlarmCodecs
 import AlarmCore
 import DC09
+import Dispatch
 import Glibc
 import HAL
 import LinuxBackends
@@ -208,6 +209,31 @@ import Testing
         clock.advance(by: .seconds(1701))
         r.setPolicy { $0.clockOffset = .seconds(5401) }
         #expect(received.waitUntil { $0.contains { $0.messageType == "NULL" && $0.encrypted } })
+    }
+
+    /// Someone on the path answers an encrypted alarm with a clear ACK (they cannot make an encrypted one): the link
+    /// must not take the alarm as delivered.
+    @Test func aForgedClearACKIsIgnoredWhenEncrypting() throws {
+        let listener = try TCP.listen(port: 0)
+        let held = Collector<FileDescriptor>()
+        defer { for connection in held.all { try? connection.close() } }
+        DispatchQueue.global().async {
+            guard let connection = try? listener.accept() else { return }
+            held.append(connection)
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            var got = 0
+            while !buffer[0..<got].contains(0x0D) {
+                let n = buffer.withUnsafeMutableBytes { recv(connection.rawValue, $0.baseAddress! + got, 4096 - got, 0) }
+                if n <= 0 { return }
+                got += n
+            }
+            let ack = try! DC09Frame.wrap(Array("\"ACK\"0001R1L1#B0001[]".utf8))
+            _ = ack.withUnsafeBytes { send(connection.rawValue, $0.baseAddress, $0.count, 0) }
+        }
+        defer { try? listener.descriptor.close() }
+        let (link, events) = try link([DC09Endpoint(.tcp, host: "127.0.0.1", port: listener.port)])
+        link.send(report(1))
+        #expect(!events.waitUntil(seconds: 1) { all in all.contains { if case .outcome(1, .acknowledged) = $0 { true } else { false } } })
     }
 
     @Test func clearFramesToAnEncryptedAccountAreNotAccepted() throws {

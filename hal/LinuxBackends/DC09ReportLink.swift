@@ -307,8 +307,10 @@ public final class DC09ReportLink: ReportLink, DeviceStateReporting {
                 continue
             }
             let response: DC09Response
+            let body: [UInt8]
             do {
-                guard let parsed = DC09Response.parse(try DC09Frame.unwrap(frame)) else {
+                body = try DC09Frame.unwrap(frame)
+                guard let parsed = DC09Response.parse(body) else {
                     logger.warning("unreadable DC-09 answer skipped")
                     continue
                 }
@@ -317,8 +319,23 @@ public final class DC09ReportLink: ReportLink, DeviceStateReporting {
                 logger.warning("DC-09 answer with a bad frame skipped", metadata: ["error": "\(error)"])
                 continue
             }
+            // With encryption on, an ACK must be encrypted with our key: a clear ACK (or one that does not open) may come
+            // from anyone on the path, and taking it would let a forger make an undelivered alarm look delivered.
+            if response.kind == .ack, let key = settings.key {
+                guard response.encrypted, Self.opens(body, key: key) else {
+                    logger.warning("DC-09 ACK not authenticated by our key; ignored", metadata: ["seq": "\(response.sequence)"])
+                    continue
+                }
+            }
             answer(response)
         }
+    }
+
+    /// Whether the encrypted part of an answer (after the first "[") decrypts with `key` to text.
+    static func opens(_ body: [UInt8], key: DC09Key) -> Bool {
+        guard let open = body.firstIndex(of: UInt8(ascii: "[")) else { return false }
+        let hex = String(decoding: body[body.index(after: open)...], as: UTF8.self)
+        return (try? DC09Cipher.decryptTail(hex: hex, key: key)) != nil
     }
 
     /// The outstanding frame is answered (or given up): the next waiting one goes.
