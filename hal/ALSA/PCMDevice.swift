@@ -20,6 +20,8 @@ struct PCMSettings: Sendable {
     var periodFrames: Int
     /// A file-backed PCM delivers as fast as it is read: pace the reads to the nominal rate (simulator boards).
     var pacedToRealTime = false
+    /// Open for playback (the listen-in bridge's side toward the modem) instead of capture.
+    var playback = false
 }
 
 struct PCMOpenError: Error, CustomStringConvertible {
@@ -45,9 +47,9 @@ final class ALSAPCM: PCMDevice {
         if let text = settings.configText { config = try Self.load(text) }
         var handle: OpaquePointer?
         let status = if let config {
-            snd_pcm_open_lconf(&handle, settings.pcm, SND_PCM_STREAM_CAPTURE, 0, config)
+            snd_pcm_open_lconf(&handle, settings.pcm, settings.playback ? SND_PCM_STREAM_PLAYBACK : SND_PCM_STREAM_CAPTURE, 0, config)
         } else {
-            snd_pcm_open(&handle, settings.pcm, SND_PCM_STREAM_CAPTURE, 0)
+            snd_pcm_open(&handle, settings.pcm, settings.playback ? SND_PCM_STREAM_PLAYBACK : SND_PCM_STREAM_CAPTURE, 0)
         }
         guard status >= 0, let handle else {
             close()
@@ -67,6 +69,17 @@ final class ALSAPCM: PCMDevice {
     func read(into buffer: UnsafeMutablePointer<Int16>, frames: Int) -> Int {
         guard let pcm else { return -Int(EBADFD) }
         return snd_pcm_readi(pcm, buffer, snd_pcm_uframes_t(frames))
+    }
+
+    /// Frames written (blocking), or a negative errno.
+    func write(_ buffer: UnsafePointer<Int16>, frames: Int) -> Int {
+        guard let pcm else { return -Int(EBADFD) }
+        return snd_pcm_writei(pcm, buffer, snd_pcm_uframes_t(frames))
+    }
+
+    /// Plays out what is queued (the end of a call).
+    func drain() {
+        if let pcm { snd_pcm_drain(pcm) }
     }
 
     func recover(_ error: Int32) -> Int32 {
@@ -126,7 +139,8 @@ final class ALSAPCM: PCMDevice {
         try check(snd_pcm_hw_params_set_period_size_near(pcm, params, &period, &direction), "period size")
         // Half a second of slack (at least four periods): a busy device must not overrun for want of a
         // few kilobytes; the latency does not matter for a recording.
-        var buffer = snd_pcm_uframes_t(max(settings.periodFrames * 4, settings.sampleRate / 2))
+        // Playback toward the modem keeps latency low instead: three periods.
+        var buffer = snd_pcm_uframes_t(settings.playback ? settings.periodFrames * 3 : max(settings.periodFrames * 4, settings.sampleRate / 2))
         try check(snd_pcm_hw_params_set_buffer_size_near(pcm, params, &buffer), "buffer size")
         try check(snd_pcm_hw_params(pcm, params), "snd_pcm_hw_params")
         try check(snd_pcm_hw_params_get_buffer_size(params, &buffer), "buffer size")
