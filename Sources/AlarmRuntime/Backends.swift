@@ -1,3 +1,4 @@
+import ALSA
 import AlarmCore
 import HAL
 
@@ -23,6 +24,8 @@ public struct Backends: Sendable {
     /// (direct constructions in tests).
     /// Evidence recording (boards with an `evidence` section and a microphone).
     public var evidence: EvidenceRecording?
+    /// Microphone → modem during calls (boards with a `voiceOut` role).
+    public var voiceBridge: AudioBridge?
     public var smsText: (@Sendable (Report, _ battery: Int?, _ signal: Int?) -> String)?
 
     public init(button: any ButtonInput, position: any PositionSourceDevice, network: any NetworkMonitor,

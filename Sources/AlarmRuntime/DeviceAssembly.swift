@@ -1,3 +1,4 @@
+import ALSA
 import ATModem
 import AlarmCore
 import GPSD
@@ -202,6 +203,23 @@ public enum DeviceAssembly {
                                 amplifierEnable: amplifier, store: recordStore)
         backends.alarmAwareModem = modem.alarmAware
         backends.journal = alarmJournal
+        if let voiceURI = uri(.voiceOut) {
+            guard voiceURI.scheme == "alsa", audio != nil else {
+                throw unsupported(.voiceOut, voiceURI, "\"alsa:PCM[?config=FILE]\" together with an audio role")
+            }
+            var configText: String?
+            if let file = voiceURI.query["config"] {
+                guard let bytes = (try? StorageDirectory.readFile(file)) ?? nil else {
+                    throw BoardError(file: board.file, key: "roles.voiceOut", problem: "config \(file): cannot be read")
+                }
+                configText = String(decoding: bytes, as: UTF8.self)
+            }
+            let pcm = voiceURI.target
+            let text = configText
+            backends.voiceBridge = AudioBridge(open: { () throws(HALError) -> any VoiceOutput in
+                try ALSAPlayback(pcm: pcm, configText: text, sampleRate: 8000)
+            }, sampleRate: 8000, logger: logger)
+        }
         if audio != nil { backends.evidence = try assembleEvidence(board, sampleRate: audioRate, logger: logger) }
         let smsKey = try smsKey(board)
         backends.smsText = smsFormatter(board, key: smsKey)

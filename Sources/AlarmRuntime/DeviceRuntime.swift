@@ -264,6 +264,10 @@ public final class DeviceRuntime: Sendable {
         }
         guard let (before, after, effects) = stepped else { return }
         journal(after)
+        if let bridge = backends.voiceBridge {
+            let was = before.call?.connected ?? false, now = after.call?.connected ?? false
+            if now && !was { bridge.start() } else if was && !now { bridge.stop() }
+        }
         describe(event, before: before, after: after)
         for effect in effects { execute(effect, state: after) }
         // After the effects: the dial and the alarm report never wait for flash.
@@ -403,7 +407,9 @@ public final class DeviceRuntime: Sendable {
             do {
                 try audio.start { [self] result in
                     switch result {
-                    case .success: inner.withLock { $0.audioFrames += 1 }
+                    case .success(let frame):
+                        inner.withLock { $0.audioFrames += 1 }
+                        backends.voiceBridge?.push(frame.samples)
                     case .failure(let error):
                         inner.withLock { $0.audioFaults += 1 }
                         logger.warning("audio capture fault", metadata: ["error": "\(error)"])
@@ -428,6 +434,7 @@ public final class DeviceRuntime: Sendable {
                 switch result {
                 case .success(let frame):
                     inner.withLock { $0.audioFrames += 1 }
+                    backends.voiceBridge?.push(frame.samples)
                     microphoneSamples(frame.samples)
                     evidence.audio(frame, capturedAtUTC: clock.wallTime().millisecondsSince1970
                         - (clock.now() - frame.capturedAt).milliseconds)

@@ -59,6 +59,7 @@ extension DeviceAssembly {
             sim.emulator = emulator
             var emulatedSettings = ATModemSettings()
             emulatedSettings.data = dataCall
+            emulatedSettings.usbAudio = board.roles[.voiceOut] != nil
             var modem = attachDriver(profile: profile, settings: .init(path: pty.devicePath), driverSettings: emulatedSettings,
                                      clock: clock, logger: logger,
                                      powerLine: EmulatorPowerLine(emulator: emulator),
@@ -75,6 +76,7 @@ extension DeviceAssembly {
             guard flow == "none" || flow == "rtscts" else { throw problem("flow: expected none or rtscts, got \(flow)") }
             var driverSettings = ATModemSettings()
             driverSettings.data = dataCall
+            driverSettings.usbAudio = board.roles[.voiceOut] != nil
             if let pinFile = uri.query["pin"] { driverSettings.simPIN = try readPIN(pinFile, board: board) }
             switch uri.query["gnss"] {
             case nil, "off": break

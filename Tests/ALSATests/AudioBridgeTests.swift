@@ -41,7 +41,7 @@ final class StalledOutput: VoiceOutput {
             """
         let output = try ALSAPlayback(pcm: "modemvoice", configText: config)
         // A bound above the whole clip: nothing may be dropped here, whatever the scheduling (the bound has its own test).
-        let bridge = AudioBridge(output: output, bound: .seconds(2), logger: logger)
+        let bridge = AudioBridge(open: { output }, bound: .seconds(2), logger: logger)
         bridge.start()
         var expected: [Int16] = []
         for n in 0..<50 {
@@ -57,7 +57,7 @@ final class StalledOutput: VoiceOutput {
 
     @Test func theQueueNeverHoldsMoreThanTheBound() throws {
         let output = StalledOutput()
-        let bridge = AudioBridge(output: output, bound: .milliseconds(60), logger: logger)
+        let bridge = AudioBridge(open: { output }, bound: .milliseconds(60), logger: logger)
         bridge.start()
         for n in 0..<100 { bridge.push(frame(n)) }
         #expect(bridge.maximumQueuedSamples <= 480, "60 ms at 8 kHz")

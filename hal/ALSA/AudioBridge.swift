@@ -56,15 +56,17 @@ public final class AudioBridge: Sendable {
         var running = false
     }
 
-    let output: any VoiceOutput
+    let open: @Sendable () throws(HALError) -> any VoiceOutput
     let boundSamples: Int
     let logger: Logger
     let state = Mutex(State())
     let wake = DispatchSemaphoreBox()
 
     /// `bound`: the most audio that may wait between capture and output.
-    public init(output: any VoiceOutput, sampleRate: Int = 8000, bound: Duration = .milliseconds(60), logger: Logger) {
-        self.output = output
+    /// `open` is called at every start (each call): the modem's USB-audio device exists only once the modem runs.
+    public init(open: @escaping @Sendable () throws(HALError) -> any VoiceOutput, sampleRate: Int = 8000,
+                bound: Duration = .milliseconds(60), logger: Logger) {
+        self.open = open
         boundSamples = max(1, Int(bound.milliseconds) * sampleRate / 1000)
         self.logger = logger
     }
@@ -106,14 +108,32 @@ public final class AudioBridge: Sendable {
         wake.signal()
     }
 
-    /// Ends the bridge: what is queued is played, then the output is closed.
+    /// Ends the bridge: what is queued is played, then the output is closed. It can be started again (next call).
     public func stop() {
-        state.withLock { $0.running = false }
+        let wasRunning = state.withLock { s -> Bool in
+            defer { s.running = false }
+            return s.running
+        }
+        guard wasRunning else { return }
         wake.signal()
         wake.waitStopped()
+        wake.reset()
     }
 
     func writerLoop() {
+        let output: any VoiceOutput
+        do {
+            output = try open()
+        } catch {
+            logger.error("listen-in playback device did not open; the call goes on without the bridge", metadata: ["error": "\(error)"])
+            state.withLock { s in
+                s.running = false
+                s.queue.removeAll()
+                s.queued = 0
+            }
+            wake.markStopped()
+            return
+        }
         while true {
             let next = state.withLock { s -> [Int16]?? in
                 if s.queue.isEmpty { return s.running ? .some(nil) : nil }
@@ -155,6 +175,11 @@ final class DispatchSemaphoreBox: Sendable {
             value -= 1
             return true
         } }
+    }
+
+    func reset() {
+        stopped.withLock { $0 = false }
+        pending.withLock { $0 = 0 }
     }
 
     func markStopped() {

@@ -175,6 +175,8 @@ public struct ATModemSettings: Sendable, Hashable {
     public var enableGNSS = false
     /// The board's data connection; nil when the report link does not ride on the modem.
     public var data: DataCallSettings?
+    /// The board carries voice over the modem's USB audio: the profile's command switches it on after every start.
+    public var usbAudio = false
     public init() {}
 }
 

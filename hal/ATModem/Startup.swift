@@ -103,6 +103,7 @@ extension ATModemDriver {
         if case .clccURC(let enable) = profile.callState { commands.append(ATCommand(enable)) }
         commands += profile.vendorSettings.map { ATCommand($0) }
         if settings.enableGNSS { commands += profile.gnssOn.map { ATCommand($0) } }
+        if settings.usbAudio, let command = profile.usbAudioOn { commands.append(ATCommand(command)) }
         commands += [
             ATCommand("AT+COPS=3,2"),
             ATCommand("AT+COPS?", expecting: ["+COPS:"]),

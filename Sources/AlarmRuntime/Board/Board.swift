@@ -27,6 +27,9 @@ public enum SilenceMethod: String, Sendable, CaseIterable {
 
 public enum Role: String, Sendable, CaseIterable {
     case button, position, modem, reportLink, audio, vibrator, power, amplifierEnable
+    /// The modem's USB-audio playback PCM: the microphone is bridged into it during calls (modems without an
+    /// analogue microphone input).
+    case voiceOut
 }
 
 public struct SimulationSettings: Sendable {

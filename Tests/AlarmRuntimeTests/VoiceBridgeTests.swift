@@ -1,0 +1,43 @@
+import AlarmCore
+import AlarmRuntime
+import Glibc
+import Logging
+import PosixIO
+import SimBackends
+import Testing
+
+/// During the centre's call the microphone goes into the modem's USB-audio playback PCM (file-backed here).
+@Suite struct VoiceBridgeTests {
+    @Test func theMicrophoneReachesTheModemOnlyWhileTheCallIsUp() throws {
+        let dir = "/tmp/alarm-voice-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let storage = try StorageDirectory(path: dir)
+        try storage.replaceAtomically("voice.conf", with: Array("""
+            pcm.modemvoice { type file  slave.pcm { type null }  file "\(dir)/voice.raw"  format "raw" }
+            """.utf8))
+        let text = """
+            { name: "voice", kind: "simulator", device: { id: "BE-V-1" }, silence: "usb-audio-no-playback",
+              roles: { button: "sim:", position: "sim:", modem: "sim:", reportLink: "sim:", audio: "sim:",
+                       voiceOut: "alsa:modemvoice?config=\(dir)/voice.conf" },
+              storage: "\(dir)/state", controlSocket: "\(dir)/sock",
+              alarm: { centreNumbers: ["+3292000101"] } }
+            """
+        let board = try Board.parse(Array(text.utf8), file: "boards/voice.json5")
+        let clock = ManualClock()
+        let device = try DeviceAssembly.assemble(board, clock: clock, logger: Logger(label: "v", factory: { _ in SwiftLogNoOpLogHandler() }),
+                                                 store: InMemoryRecordStore())
+        try device.start()
+        defer { device.stop() }
+        for _ in 0..<30 { clock.advance(by: .milliseconds(100)) }
+        #expect((try StorageDirectory.readFile(dir + "/voice.raw")) == nil, "nothing goes to the modem before a call")
+        device.simulation.button?.press(holding: .milliseconds(2500))
+        for _ in 0..<100 { clock.advance(by: .milliseconds(100)) }  // hold, dial, answer, some call
+        #expect(device.runtime.status.call?.connected == true)
+        device.simulation.modem?.centreHangsUp()
+        clock.advance(by: .milliseconds(100))
+        let bytes = try #require(try StorageDirectory.readFile(dir + "/voice.raw"))
+        #expect(bytes.count > 2 * 8000, "seconds of microphone audio reached the modem during the call: \(bytes.count / 2) samples")
+        let afterCall = bytes.count
+        for _ in 0..<30 { clock.advance(by: .milliseconds(100)) }
+        #expect((try StorageDirectory.readFile(dir + "/voice.raw"))?.count == afterCall, "and nothing after it")
+    }
+}
