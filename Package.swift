@@ -95,7 +95,8 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(name: "alarm-bench", dependencies: [
             "AlarmRuntime", "AlarmCore", "HAL", "SimBackends", "LinuxBackends", "SimCentre", "PosixIO",
-            "ATModem", "ModemEmulator", "GPSD", "SimTools", "DC09", "AlarmCodecs", "SecureStore",
+            "ATModem", "ModemEmulator", "GPSD", "SimTools", "DC09", "AlarmCodecs", "SecureStore", "Evidence",
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
 

@@ -86,6 +86,7 @@ struct AlarmBench: ParsableCommand {
         try gpsCase(&harness, iterations: iterations)
         try dc09Cases(&harness, iterations: iterations)
         try resumeCase(&harness, iterations: iterations)
+        try audioCases(&harness, iterations: iterations)
 
         print(harness.table)
         try harness.write(to: output)
