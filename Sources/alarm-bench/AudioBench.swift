@@ -1,4 +1,8 @@
+import ALSA
 import AlarmRuntime
+import Glibc
+import HAL
+import Logging
 import Crypto
 import Evidence
 import PosixIO
@@ -23,4 +27,48 @@ extension AlarmBench {
             return SystemTime.monotonicNanoseconds() - start
         }
     }
+
+    /// The listen-in bridge's own hop: a captured 20 ms period handed to the bridge → the writer thread hands it
+    /// to the playback device. Beside it sits the bridge's hard bound (60 ms of queued audio at most, oldest
+    /// dropped); the playback PCM's own buffer (three 20 ms periods) is the device's, not the bridge's.
+    func bridgeCases(_ harness: inout BenchmarkHarness, iterations: Int) throws {
+        let output = StampingOutput()
+        let bridge = AudioBridge(open: { output }, bound: .milliseconds(60), logger: Logger(label: "bench"))
+        bridge.start()
+        defer { bridge.stop() }
+        let period = [Int16](repeating: 100, count: 160)
+        try harness.run("bridge.push-to-playback",
+                        definition: "AudioBridge.push of one 20 ms period at 8 kHz → VoiceOutput.play called on the writer thread (the bridge's added latency while it keeps up; bounded by 60 ms when it does not)",
+                        iterations: iterations) {
+            let start = SystemTime.monotonicNanoseconds()
+            bridge.push(period)
+            return output.waitForNext() - start
+        }
+    }
+}
+
+/// Records when each period reached the "device".
+final class StampingOutput: VoiceOutput, @unchecked Sendable {
+    private var stamps: [Int64] = []
+    private var mutex = pthread_mutex_t()
+    private var cond = pthread_cond_t()
+    init() {
+        pthread_mutex_init(&mutex, nil)
+        pthread_cond_init(&cond, nil)
+    }
+    func play(_ samples: [Int16]) throws(HALError) {
+        let now = SystemTime.monotonicNanoseconds()
+        pthread_mutex_lock(&mutex)
+        stamps.append(now)
+        pthread_cond_signal(&cond)
+        pthread_mutex_unlock(&mutex)
+    }
+    func waitForNext() -> Int64 {
+        pthread_mutex_lock(&mutex)
+        while stamps.isEmpty { pthread_cond_wait(&cond, &mutex) }
+        let stamp = stamps.removeFirst()
+        pthread_mutex_unlock(&mutex)
+        return stamp
+    }
+    func close() {}
 }
