@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "modem-emulator", targets: ["modem-emulator"]),
         .executable(name: "nmea-route", targets: ["nmea-route"]),
         .executable(name: "alarm-soak", targets: ["alarm-soak"]),
+        .executable(name: "alarm-rig", targets: ["alarm-rig"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -55,10 +56,18 @@ let package = Package(
         .target(name: "ALSA", dependencies: ["CALSA", "CALSAShim", "HAL", "AlarmCore", .product(name: "Logging", package: "swift-log")],
                 path: "hal/ALSA", swiftSettings: strict),
 
+        // Board I/O through the kernel: input events, GPIO character devices (v2 ioctls), LED and power-supply classes.
+        .target(name: "BoardIO", dependencies: ["HAL", "AlarmCore", "PosixIO", .product(name: "Logging", package: "swift-log")],
+                path: "hal/BoardIO", swiftSettings: strict),
+        // Modbus through libmodbus (Debian: libmodbus-dev): the HIL test port and the rig runner's client.
+        .systemLibrary(name: "CModbus", path: "hal/CModbus", pkgConfig: "libmodbus", providers: [.apt(["libmodbus-dev"])]),
+        .target(name: "Modbus", dependencies: ["CModbus", "PosixIO", .product(name: "Logging", package: "swift-log")],
+                path: "hal/Modbus", swiftSettings: strict),
+
         .target(name: "AlarmRuntime",
                 dependencies: ["AlarmCore", "AlarmCodecs", "HAL", "SimBackends", "LinuxBackends", "PosixIO",
                                "ATModem", "ModemEmulator", "GPSD", "SecureStore", "DC09", "CentreSMS", "Evidence", "ALSA", "AudioChecks",
-                               .product(name: "Logging", package: "swift-log")],
+                               "BoardIO", "Modbus", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
         // Every target names each module it imports: SwiftPM rebuilds a target when a *declared* dependency
         // changes; a module reached only transitively once left a stale struct layout behind (a crash).
@@ -100,6 +109,12 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
 
+        // The HIL rig scenario runner (a libmodbus client of the device's test port and the rig's I/O module).
+        .target(name: "HILRig", dependencies: ["Modbus", "AlarmRuntime", "PosixIO", "SimTools", "AlarmCore",
+                                               .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+        .executableTarget(name: "alarm-rig", dependencies: [
+            "HILRig", "Modbus", "PosixIO", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
+
         .executableTarget(name: "modem-emulator", dependencies: [
             "ModemEmulator", "LinuxBackends", "PosixIO", "HAL", "AlarmCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
@@ -111,6 +126,10 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
 
         .testTarget(name: "AlarmCoreTests", dependencies: ["AlarmCore"]),
+        .testTarget(name: "BoardIOTests", dependencies: ["BoardIO", "HAL", "AlarmCore", "PosixIO",
+                                                         .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "HILTests", dependencies: ["HILRig", "Modbus", "CModbus", "AlarmRuntime", "AlarmCore", "PosixIO", "SimTools",
+                                                     .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "SoakTests", dependencies: ["Soak", "PosixIO"]),
         .testTarget(name: "EvidenceTests", dependencies: ["Evidence", "AlarmCore"]),
         .testTarget(name: "AudioChecksTests", dependencies: ["AudioChecks"]),

@@ -31,13 +31,13 @@ extension AlarmBench {
     /// The listen-in bridge's own hop: a captured 20 ms period handed to the bridge → the writer thread hands it
     /// to the playback device. Beside it sits the bridge's hard bound (60 ms of queued audio at most, oldest
     /// dropped); the playback PCM's own buffer (three 20 ms periods) is the device's, not the bridge's.
-    func bridgeCases(_ harness: inout BenchmarkHarness, iterations: Int) throws {
+    func bridgeCases(_ harness: inout BenchmarkHarness, iterations: Int) {
         let output = StampingOutput()
         let bridge = AudioBridge(open: { output }, bound: .milliseconds(60), logger: Logger(label: "bench"))
         bridge.start()
         defer { bridge.stop() }
         let period = [Int16](repeating: 100, count: 160)
-        try harness.run("bridge.push-to-playback",
+        harness.run("bridge.push-to-playback",
                         definition: "AudioBridge.push of one 20 ms period at 8 kHz → VoiceOutput.play called on the writer thread (the bridge's added latency while it keeps up; bounded by 60 ms when it does not)",
                         iterations: iterations) {
             let start = SystemTime.monotonicNanoseconds()

@@ -1,0 +1,1 @@
+// The rig scenario runner: scenario and rig files, steps, reports.

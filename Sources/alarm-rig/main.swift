@@ -1,0 +1,1 @@
+print("alarm-rig: not built yet")

@@ -1,0 +1,1 @@
+// Tests of hal/BoardIO against the kernel interfaces' real file formats.

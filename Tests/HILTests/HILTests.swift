@@ -1,0 +1,1 @@
+// The HIL test port and the rig runner, against the simulated device.
