@@ -57,7 +57,8 @@ let package = Package(
                 path: "hal/ALSA", swiftSettings: strict),
 
         // Board I/O through the kernel: input events, GPIO character devices (v2 ioctls), LED and power-supply classes.
-        .target(name: "BoardIO", dependencies: ["HAL", "AlarmCore", "PosixIO", .product(name: "Logging", package: "swift-log")],
+        .systemLibrary(name: "CBoardIO", path: "hal/CBoardIO"),
+        .target(name: "BoardIO", dependencies: ["CBoardIO", "HAL", "AlarmCore", "PosixIO", .product(name: "Logging", package: "swift-log")],
                 path: "hal/BoardIO", swiftSettings: strict),
         // Modbus through libmodbus (Debian: libmodbus-dev): the HIL test port and the rig runner's client.
         .systemLibrary(name: "CModbus", path: "hal/CModbus", pkgConfig: "libmodbus", providers: [.apt(["libmodbus-dev"])]),
