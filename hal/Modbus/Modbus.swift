@@ -1,1 +1,0 @@
-// Modbus through libmodbus: the device's HIL test port (a server) and the rig runner's client.
