@@ -1,0 +1,183 @@
+import AlarmCore
+import Glibc
+import HAL
+import Logging
+import PosixIO
+import Synchronization
+
+/// The button as a line of a GPIO character device (`/dev/gpiochip0`, line 17), requested through the
+/// kernel's v2 uAPI as an input with events on both edges, the board's bias and polarity, and the kernel's
+/// debounce where the kernel accepts it. Every edge then goes through a software `Debouncer` with the same
+/// period, on the events' kernel timestamps, so a chip or kernel without debounce still yields one edge per
+/// press. Accepted edges carry the injected clock's `now`.
+public final class GPIOLineButton: ButtonInput {
+    public struct Settings: Sendable, Equatable {
+        public var chip: String
+        public var line: UInt32
+        public var activeLow = false
+        public var bias: GPIOBias = .asIs
+        public var debounce: Duration = .milliseconds(30)
+        /// Shown as the line's consumer by `gpioinfo`.
+        public var consumer = "alarmd button"
+
+        public init(chip: String, line: UInt32) {
+            self.chip = chip
+            self.line = line
+        }
+
+        var request: GPIOLineRequest {
+            GPIOLineRequest(offset: line, consumer: consumer, direction: .input, activeLow: activeLow, bias: bias,
+                            debounce: debounce)
+        }
+    }
+
+    public let settings: Settings
+    private let reader: RecordStreamReader
+    private let relay = EdgeRelay()
+    private let stage: DebounceStage
+
+    public convenience init(settings: Settings, clock: any Clock, logger: Logger) throws(HALError) {
+        let kernelDebounce = KernelDebounceFallback(logger: logger)
+        try self.init(settings: settings, clock: clock, logger: logger,
+                      open: { () throws(Errno) in try kernelDebounce.request(settings.request, chip: settings.chip) },
+                      level: { try? GPIOChip.isActive($0) })
+    }
+
+    /// `open`: returns a descriptor that delivers `gpio_v2_line_event` records (tests: a pipe). `level`: the
+    /// line's logical level right after opening, when it can be read.
+    init(settings: Settings, clock: any Clock, logger: Logger,
+         open: @escaping RecordStreamReader.Opener,
+         level: @escaping @Sendable (FileDescriptor) -> Bool? = { _ in nil },
+         status: @escaping @Sendable (RecordStreamReader.Status) -> Void = { _ in }) throws(HALError) {
+        self.settings = settings
+        let stage = DebounceStage(period: settings.debounce, clock: clock, relay: relay)
+        self.stage = stage
+        reader = try RecordStreamReader(
+            name: "\(settings.chip) line \(settings.line)", recordSize: KernelRecordSize.lineEvent,
+            clock: clock, logger: logger,
+            open: { () throws(Errno) in
+                let fd = try open()
+                stage.restart(readLevel: level(fd))
+                return fd
+            },
+            records: { records in stage.observe(records.compactMap(LineEvent.init(record:))) },
+            status: status)
+    }
+
+    deinit { reader.stop() }
+
+    public func start(_ edges: @escaping @Sendable (ButtonEdge, Instant) -> Void) throws(HALError) {
+        relay.connect(edges)
+        try reader.start()
+    }
+
+    public func stop() {
+        reader.stop()
+        stage.cancel()
+    }
+}
+
+/// Runs the pure `Debouncer` against the injected clock. Kernel timestamps and the clock are different
+/// time bases; the newest event read anchors one to the other, so "held for the period with no further
+/// edge" becomes a timer on the clock and a settle at the matching kernel time.
+private final class DebounceStage: Sendable {
+    private struct State {
+        var debouncer: Debouncer
+        var anchor: (event: Instant, clock: Instant)?
+        var timer: (any Cancellable)?
+        var generation = 0
+    }
+
+    private let clock: any Clock
+    private let relay: EdgeRelay
+    private let state: Mutex<State>
+
+    init(period: Duration, clock: any Clock, relay: EdgeRelay) {
+        self.clock = clock
+        self.relay = relay
+        state = Mutex(State(debouncer: Debouncer(period: period)))
+    }
+
+    /// A (re)opened line starts from its read level: a press held across a reopen is not a new press, but a
+    /// release that happened while the device was gone is delivered.
+    func restart(readLevel: Bool?) {
+        let released = state.withLock { state -> Bool in
+            state.timer?.cancel()
+            state.timer = nil
+            state.generation += 1
+            state.anchor = nil
+            let active = readLevel ?? state.debouncer.accepted
+            let wasActive = state.debouncer.accepted
+            state.debouncer = Debouncer(period: state.debouncer.period, initiallyActive: active)
+            return wasActive && !active
+        }
+        if released { relay.emit(.released, at: clock.now()) }
+    }
+
+    func observe(_ events: [LineEvent]) {
+        guard !events.isEmpty else { return }
+        let now = clock.now()
+        let accepted = state.withLock { state -> [Bool] in
+            var accepted: [Bool] = []
+            for event in events {
+                let time = Instant(sinceOrigin: .nanoseconds(Int64(clamping: event.timestampNanoseconds)))
+                if let level = state.debouncer.observe(active: event.becameActive, at: time) { accepted.append(level) }
+                if state.anchor.map({ time > $0.event }) ?? true { state.anchor = (time, now) }
+            }
+            state.anchor?.clock = now
+            state.timer?.cancel()
+            state.timer = nil
+            state.generation += 1
+            if let deadline = state.debouncer.deadline, let anchor = state.anchor {
+                let generation = state.generation
+                state.timer = clock.schedule(at: now + max(deadline - anchor.event, .zero)) { [self] in
+                    settle(generation: generation)
+                }
+            }
+            return accepted
+        }
+        for level in accepted { relay.emit(level ? .pressed : .released, at: now) }
+    }
+
+    func cancel() {
+        state.withLock { state in
+            state.timer?.cancel()
+            state.timer = nil
+            state.generation += 1
+        }
+    }
+
+    private func settle(generation: Int) {
+        let now = clock.now()
+        let accepted = state.withLock { state -> Bool? in
+            guard state.generation == generation, let anchor = state.anchor else { return nil }
+            state.timer = nil
+            return state.debouncer.settle(at: anchor.event + (now - anchor.clock))
+        }
+        if let accepted { relay.emit(accepted ? .pressed : .released, at: now) }
+    }
+}
+
+/// Asks for the kernel's debounce; a kernel that refuses the attribute (EINVAL) gets the request again
+/// without it, and the software debounce alone does the work. Said once in the log.
+private final class KernelDebounceFallback: Sendable {
+    private let logger: Logger
+    private let refused = Mutex(false)
+
+    init(logger: Logger) { self.logger = logger }
+
+    func request(_ request: GPIOLineRequest, chip: String) throws(Errno) -> FileDescriptor {
+        if request.debounce != nil, !refused.withLock({ $0 }) {
+            do {
+                return try GPIOChip.request(request, chip: chip)
+            } catch where error == .invalidArgument {
+                refused.withLock { $0 = true }
+                logger.notice("the kernel refused GPIO debounce on this line; software debounce only",
+                              metadata: ["chip": "\(chip)", "line": "\(request.offset)"])
+            }
+        }
+        var plain = request
+        plain.debounce = nil
+        return try GPIOChip.request(plain, chip: chip)
+    }
+}
