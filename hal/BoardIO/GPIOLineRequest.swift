@@ -102,7 +102,8 @@ enum GPIOChip {
     /// Opens `chip`, requests the line and returns the request's own descriptor (the chip's is closed again:
     /// the line stays ours for as long as the returned descriptor is open).
     static func request(_ line: GPIOLineRequest, chip: String) throws(Errno) -> FileDescriptor {
-        let chipFD = try FileDescriptor.open(chip, O_RDONLY)
+        // Read-write as libgpiod opens it; /dev/gpiochip* is rw for group gpio on Raspberry Pi OS.
+        let chipFD = try FileDescriptor.open(chip, O_RDWR)
         defer { try? chipFD.close() }
         var request = line.kernelRequest
         try control(chipFD, cboardio_gpio_v2_get_line_ioctl(), &request)

@@ -17,10 +17,12 @@ public final class InputEventButton: ButtonInput {
     private let relay = EdgeRelay()
 
     public convenience init(path: String, keyCode: UInt16, clock: any Clock, logger: Logger) throws(HALError) {
-        try self.init(path: path, keyCode: keyCode, clock: clock, logger: logger, open: { () throws(Errno) in
-            // Non-blocking: the reader waits in poll(2), and a stop must never find it inside read(2).
-            try FileDescriptor.open(path, O_RDONLY | O_NONBLOCK)
-        })
+        try self.init(path: path, keyCode: keyCode, clock: clock, logger: logger, open: Self.opener(path))
+    }
+
+    /// Non-blocking: the reader waits in poll(2), and a stop must never find it inside read(2).
+    static func opener(_ path: String) -> RecordStreamReader.Opener {
+        { () throws(Errno) in try FileDescriptor.open(path, O_RDONLY | O_NONBLOCK) }
     }
 
     /// `open`: how the device is (re)opened; tests hand in a FIFO or a pipe.
