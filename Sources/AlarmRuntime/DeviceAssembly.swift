@@ -1,6 +1,7 @@
 import ALSA
 import ATModem
 import AlarmCore
+import BoardIO
 import GPSD
 import HAL
 import LinuxBackends
@@ -66,13 +67,21 @@ public enum DeviceAssembly {
         let modem = try assembleModem(board, modemURI, clock: clock, logger: logger, sim: &sim)
 
         let button: any ButtonInput
+        var buttonTeardown: [@Sendable () -> Void] = []
         guard let buttonURI = uri(.button) else { throw BoardError(file: board.file, key: "roles.button", problem: "missing") }
         switch buttonURI.scheme {
         case "sim":
             let simButton = SimButton(clock: clock)
             sim.button = simButton
             button = simButton
-        default: throw unsupported(.button, buttonURI, "\"sim:\"")
+        case "input", "gpio":
+            // Board I/O through the kernel (BoardIOAssembly.swift, docs/board-io.md).
+            guard let (kernelButton, stop) = try boardIOButton(board, buttonURI, clock: clock, logger: logger) else {
+                throw unsupported(.button, buttonURI, BoardIOPort.buttonForms)
+            }
+            button = kernelButton
+            buttonTeardown.append(stop)
+        default: throw unsupported(.button, buttonURI, "\"sim:\", " + BoardIOPort.buttonForms)
         }
 
         var position: any PositionSourceDevice
@@ -144,10 +153,15 @@ public enum DeviceAssembly {
         }
         var vibrator: (any Vibrator)?
         if let vibratorURI = uri(.vibrator) {
-            guard vibratorURI.scheme == "sim" else { throw unsupported(.vibrator, vibratorURI, "\"sim:\"") }
-            let simVibrator = SimVibrator()
-            sim.vibrator = simVibrator
-            vibrator = simVibrator
+            if vibratorURI.scheme == "sim" {
+                let simVibrator = SimVibrator()
+                sim.vibrator = simVibrator
+                vibrator = simVibrator
+            } else if let line = try boardIOOutputLine(board, .vibrator, vibratorURI) {
+                vibrator = LineVibrator(line: line, clock: clock, logger: logger)
+            } else {
+                throw unsupported(.vibrator, vibratorURI, "\"sim:\", " + BoardIOPort.outputForms)
+            }
         }
         var power: (any PowerMonitor)?
         if let powerURI = uri(.power) {
@@ -162,16 +176,27 @@ public enum DeviceAssembly {
                                      problem: "\"modem:cbc\" needs an AT modem (serial: or pty:sim)")
                 }
                 power = driver
+            case ("power-supply", _):
+                guard let monitor = try boardIOPower(board, powerURI, clock: clock, logger: logger) else {
+                    throw unsupported(.power, powerURI, BoardIOPort.powerForms)
+                }
+                backendTeardown.append { monitor.stop() }
+                power = monitor
             default:
-                throw unsupported(.power, powerURI, "\"sim:\" or \"modem:cbc\"")
+                throw unsupported(.power, powerURI, "\"sim:\", \"modem:cbc\" or " + BoardIOPort.powerForms)
             }
         }
         var amplifier: (any OutputLine)?
         if let lineURI = uri(.amplifierEnable) {
-            guard lineURI.scheme == "sim" else { throw unsupported(.amplifierEnable, lineURI, "\"sim:\"") }
-            let line = SimOutputLine()
-            sim.amplifierEnable = line
-            amplifier = line
+            if lineURI.scheme == "sim" {
+                let line = SimOutputLine()
+                sim.amplifierEnable = line
+                amplifier = line
+            } else if let line = try boardIOOutputLine(board, .amplifierEnable, lineURI) {
+                amplifier = line
+            } else {
+                throw unsupported(.amplifierEnable, lineURI, "\"sim:\", " + BoardIOPort.outputForms)
+            }
         }
 
         let recordStore: any RecordStore
@@ -233,7 +258,7 @@ public enum DeviceAssembly {
             driver.onIncomingSMS { sender, text in gate.received(from: sender, text: text) }
         }
         var afterStart = modem.afterStart
-        var teardown = modem.teardown + backendTeardown
+        var teardown = modem.teardown + backendTeardown + buttonTeardown
         if let data = board.data, let driver = modem.driver {
             let boundLink = pathLost
             let supervisor = DataSupervisor(

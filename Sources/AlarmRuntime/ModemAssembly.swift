@@ -83,9 +83,11 @@ extension DeviceAssembly {
             case "on": driverSettings.enableGNSS = true
             case let other?: throw problem("gnss: expected on or off, got \(other)")
             }
+            // A hung modem is power-cycled through `modemPower`, else `modemReset` (BoardIOAssembly.swift).
             return attachDriver(profile: profile,
                                 settings: .init(path: uri.target, baud: baud, hardwareFlowControl: flow == "rtscts"),
-                                driverSettings: driverSettings, clock: clock, logger: logger, powerLine: nil,
+                                driverSettings: driverSettings, clock: clock, logger: logger,
+                                powerLine: try modemPowerLine(board),
                                 dataAvailable: { true })
         default:
             throw problem("no backend for \"\(uri)\" (expected \"sim:\", \"pty:sim\" or \"serial:/dev/…?baud=…\")")

@@ -30,6 +30,9 @@ public enum Role: String, Sendable, CaseIterable {
     /// The modem's USB-audio playback PCM: the microphone is bridged into it during calls (modems without an
     /// analogue microphone input).
     case voiceOut
+    /// Output lines the AT driver pulses when a serial modem stops answering (`modemPower` preferred, else
+    /// `modemReset`); active holds the modem off or in reset (docs/board-io.md).
+    case modemPower, modemReset
 }
 
 public struct SimulationSettings: Sendable {
