@@ -114,7 +114,8 @@ let package = Package(
         .target(name: "HILRig", dependencies: ["Modbus", "AlarmRuntime", "PosixIO", "SimTools", "AlarmCore",
                                                .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .executableTarget(name: "alarm-rig", dependencies: [
-            "HILRig", "Modbus", "PosixIO", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
+            "HILRig", "Modbus", "PosixIO", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
 
         .executableTarget(name: "modem-emulator", dependencies: [
             "ModemEmulator", "LinuxBackends", "PosixIO", "HAL", "AlarmCore",

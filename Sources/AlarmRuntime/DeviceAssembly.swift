@@ -32,6 +32,8 @@ public struct AssembledDevice: Sendable {
     public var simulation: SimWorld
     /// The AT driver, when the modem role is a serial line or the emulator's pty.
     public var modemDriver: ATModemDriver?
+    /// The HIL test port, when the board enables one.
+    public var testPort: TestPort?
     var afterStart: [@Sendable () -> Void] = []
     var teardown: [@Sendable () -> Void] = []
 
@@ -100,7 +102,22 @@ public enum DeviceAssembly {
             let source = GPSDPositionSource(host: host, port: port, clock: clock, logger: logger)
             position = source
             backendTeardown.append { source.stop() }
-        default: throw unsupported(.position, positionURI, "\"sim:\" or \"gpsd://HOST:PORT\"")
+        case "modem" where positionURI.target == "gnss":
+            // The modem's own GNSS asked over AT: for boards that wire only the modem's UART (docs/gps.md).
+            guard let driver = modem.driver else {
+                throw BoardError(file: board.file, key: "roles.position",
+                                 problem: "\"modem:gnss\" needs an AT modem (serial: or pty:sim)")
+            }
+            do {
+                let source = try ModemGNSSPositionSource(driver: driver, clock: clock, logger: logger)
+                position = source
+                backendTeardown.append { source.stop() }
+            } catch {
+                throw BoardError(file: board.file, key: "roles.position",
+                                 problem: "\"modem:gnss\" needs a modem profile with a GNSS query (quectel-ec25 or "
+                                     + "simcom-sim7600): \(error.message)")
+            }
+        default: throw unsupported(.position, positionURI, "\"sim:\", \"gpsd://HOST:PORT\" or \"modem:gnss\"")
         }
 
         // GNSS, the network and the system clock vote on the UTC that reports carry.
@@ -223,9 +240,15 @@ public enum DeviceAssembly {
             }
         }
 
-        var backends = Backends(button: button, position: position, network: modem.network, calls: modem.calls,
-                                sms: modem.sms, reportLink: reportLink, audio: audio, vibrator: vibrator, power: power,
-                                amplifierEnable: amplifier, store: recordStore)
+        // With a test port the indicators and the button are watched on their way through (docs/hil.md).
+        let mirrors = board.testPort.map { _ in
+            (vibrator: vibrator.map { MirroredVibrator($0, clock: clock) }, amplifier: amplifier.map { MirroredOutputLine($0) },
+             button: MirroredButton(button))
+        }
+        var backends = Backends(button: mirrors?.button ?? button, position: position, network: modem.network, calls: modem.calls,
+                                sms: modem.sms, reportLink: reportLink, audio: audio,
+                                vibrator: mirrors?.vibrator ?? vibrator, power: power,
+                                amplifierEnable: mirrors?.amplifier ?? amplifier, store: recordStore)
         backends.alarmAwareModem = modem.alarmAware
         backends.journal = alarmJournal
         if let voiceURI = uri(.voiceOut) {
@@ -269,7 +292,23 @@ public enum DeviceAssembly {
             afterStart.insert({ supervisor.start(modem: driver) }, at: 0)
             teardown.append { supervisor.stop() }
         }
-        return AssembledDevice(runtime: runtime, simulation: sim, modemDriver: modem.driver,
-                               afterStart: afterStart, teardown: teardown)
+        var testPort: TestPort?
+        if let settings = board.testPort, let mirrors {
+            let driver = modem.driver
+            do {
+                let port = try TestPort(settings: settings, runtime: runtime, clock: clock, logger: logger,
+                                        vibrator: mirrors.vibrator, amplifier: mirrors.amplifier, button: mirrors.button,
+                                        modemRestarts: { driver?.restartCount ?? 0 })
+                afterStart.append { port.start() }
+                teardown.append { port.stop() }
+                testPort = port
+            } catch {
+                throw BoardError(file: board.file, key: "testPort.listen", problem: "cannot open the test port: \(error)")
+            }
+        }
+        var device = AssembledDevice(runtime: runtime, simulation: sim, modemDriver: modem.driver,
+                                     afterStart: afterStart, teardown: teardown)
+        device.testPort = testPort
+        return device
     }
 }

@@ -10,6 +10,8 @@ public struct RuntimeStatus: Sendable, Codable, Hashable {
         public var source: String
         public var ageMilliseconds: Int64
         public var satellitesUsed: Int?
+        /// Metres above sea level: a 3D fix.
+        public var altitude: Double?
     }
 
     public struct Call: Sendable, Codable, Hashable {
@@ -79,7 +81,7 @@ extension DeviceRuntime {
                                           accuracy: $0.fix.horizontalAccuracy.isFinite ? $0.fix.horizontalAccuracy : -1,
                                           source: $0.fix.source.rawValue,
                                           ageMilliseconds: (now - $0.receivedAt).milliseconds,
-                                          satellitesUsed: $0.fix.satellitesUsed)
+                                          satellitesUsed: $0.fix.satellitesUsed, altitude: $0.fix.altitude)
                 },
                 batteryPercent: state.power?.batteryPercent, charging: state.power?.charging,
                 call: state.call.map { RuntimeStatus.Call(id: "\($0.id)", number: $0.number, connected: $0.connected) },

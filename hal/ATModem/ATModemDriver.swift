@@ -47,9 +47,13 @@ public final class ATModemDriver: NetworkMonitor, VoiceCalls, SMSSender, AlarmAw
         var alarmMode = false
         var identity = ModemIdentityInfo()
         var recoveries = 0
+        /// Every recovery since the daemon started (recoveries resets once the modem is back).
+        var restarts = 0
         var smsReference: UInt8 = 0
         var batteryTimer: (any Cancellable)?
         var simLocked = false
+        /// A position source reads the modem's GNSS over AT: switch it on after every start (see `keepGNSSOn`).
+        var gnssWanted = false
     }
 
     public let engine: ATEngine
@@ -99,6 +103,8 @@ public final class ATModemDriver: NetworkMonitor, VoiceCalls, SMSSender, AlarmAw
 
     public var phase: Phase { state.withLock { $0.phase } }
     public var identity: ModemIdentityInfo { state.withLock { $0.identity } }
+    /// How often the driver has had to recover the modem (re-initialise or power-cycle) since it started.
+    public var restartCount: Int { state.withLock { $0.restarts } }
 
     func emitNetwork() {
         let status = state.withLock { Self.networkStatus($0) }

@@ -102,7 +102,7 @@ extension ATModemDriver {
         ]
         if case .clccURC(let enable) = profile.callState { commands.append(ATCommand(enable)) }
         commands += profile.vendorSettings.map { ATCommand($0) }
-        if settings.enableGNSS { commands += profile.gnssOn.map { ATCommand($0) } }
+        if settings.enableGNSS || state.withLock({ $0.gnssWanted }) { commands += profile.gnssOn.map { ATCommand($0) } }
         if settings.usbAudio, let command = profile.usbAudioOn { commands.append(ATCommand(command)) }
         commands += [
             ATCommand("AT+COPS=3,2"),
@@ -208,6 +208,7 @@ extension ATModemDriver {
         let (generation, attempt) = state.withLock { state -> (Int, Int) in
             state.generation += 1
             state.recoveries += 1
+            state.restarts += 1
             state.phase = .recovering
             return (state.generation, state.recoveries)
         }

@@ -19,9 +19,8 @@ public final class ModbusClient: @unchecked Sendable {
         return try ModbusClient(context: context, endpoint: "rtu:\(device)?baud=\(baud)", unit: unit, timeout: timeout)
     }
 
-    private init(context: OpaquePointer, endpoint: String, unit: Int32, timeout: Duration) throws(ModbusError) {
-        self.context = context
-        self.endpoint = endpoint
+    /// Connects first, so that the object (whose deinit frees the context) exists only for a usable context.
+    private convenience init(context: OpaquePointer, endpoint: String, unit: Int32, timeout: Duration) throws(ModbusError) {
         let micro = max(timeout.components.seconds * 1_000_000 + timeout.components.attoseconds / 1_000_000_000_000, 1000)
         modbus_set_response_timeout(context, UInt32(micro / 1_000_000), UInt32(micro % 1_000_000))
         modbus_set_slave(context, unit)
@@ -30,6 +29,12 @@ public final class ModbusClient: @unchecked Sendable {
             modbus_free(context)
             throw error
         }
+        self.init(connected: context, endpoint: endpoint)
+    }
+
+    private init(connected context: OpaquePointer, endpoint: String) {
+        self.context = context
+        self.endpoint = endpoint
     }
 
     deinit {

@@ -271,24 +271,59 @@ public final class ModbusServer: @unchecked Sendable {
             reply(exception: Int(MODBUS_EXCEPTION_ILLEGAL_FUNCTION), buffer: buffer)
             return
         }
+        // Writes take effect before the answer leaves: a rig whose write was acknowledged can rely on it.
+        if let written {
+            let writes = decodeWrites(function: function, area: written.area, range: written.range, offset: offset,
+                                      request: buffer, length: Int(length))
+            guard let writes else {
+                reply(exception: Int(MODBUS_EXCEPTION_ILLEGAL_DATA_VALUE), buffer: buffer)
+                return
+            }
+            for write in writes {
+                switch write {
+                case .coil(let address, let value): image.coils[address] = value
+                case .holdingRegister(let address, let value): image.holdingRegisters[address] = value
+                }
+            }
+            onWrite(writes)
+        }
         refresh(&image)
         load()
-        let replied = buffer.withUnsafeBufferPointer { modbus_reply(context, $0.baseAddress, length, mapping) }
-        guard replied >= 0, let written else { return }
-        var writes: [ModbusWrite] = []
-        for address in written.range {
-            switch written.area {
-            case .coils:
-                let value = mapping.pointee.tab_bits[address] != 0
-                image.coils[address] = value
-                writes.append(.coil(address: address, value: value))
-            default:
-                let value = mapping.pointee.tab_registers[address]
-                image.holdingRegisters[address] = value
-                writes.append(.holdingRegister(address: address, value: value))
-            }
+        _ = buffer.withUnsafeBufferPointer { modbus_reply(context, $0.baseAddress, length, mapping) }
+    }
+
+    /// The values a write request carries (the request has passed libmodbus's framing checks).
+    private func decodeWrites(function: UInt8, area: ModbusArea, range: Range<Int>, offset: Int,
+                              request: [UInt8], length: Int) -> [ModbusWrite]? {
+        func byte(_ at: Int) -> Int? { at < length ? Int(request[at]) : nil }
+        func word(_ at: Int) -> Int? {
+            guard let high = byte(at), let low = byte(at + 1) else { return nil }
+            return high << 8 | low
         }
-        onWrite(writes)
+        switch function {
+        case 0x05:
+            guard let value = word(offset + 3), value == 0xFF00 || value == 0 else { return nil }
+            return [.coil(address: range.lowerBound, value: value == 0xFF00)]
+        case 0x06:
+            guard let value = word(offset + 3) else { return nil }
+            return [.holdingRegister(address: range.lowerBound, value: UInt16(value))]
+        case 0x0F:
+            var writes: [ModbusWrite] = []
+            for (i, address) in range.enumerated() {
+                guard let bits = byte(offset + 6 + i / 8) else { return nil }
+                writes.append(.coil(address: address, value: bits >> (i % 8) & 1 == 1))
+            }
+            return writes
+        case 0x10:
+            var writes: [ModbusWrite] = []
+            for (i, address) in range.enumerated() {
+                guard let value = word(offset + 6 + 2 * i) else { return nil }
+                writes.append(.holdingRegister(address: address, value: UInt16(value)))
+            }
+            return writes
+        default:
+            return nil
+        }
     }
 
     private func reply(exception: Int, buffer: [UInt8]) {

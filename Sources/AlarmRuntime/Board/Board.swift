@@ -1,6 +1,7 @@
 import ATModem
 import AlarmCore
 import HAL
+import Modbus
 import ModemEmulator
 import PosixIO
 import SimBackends
@@ -103,6 +104,17 @@ public struct EvidenceSettings: Sendable {
     public var storageLimitMB = 64
 }
 
+/// The HIL test port (`testPort` in a board file; docs/hil.md): Modbus, so unauthenticated, so never on a device board.
+public struct TestPortSettings: Sendable {
+    public var endpoint: ModbusEndpoint
+    /// A rig may press the button through the port (holding register 0 + coil 0).
+    public var pressInjection = false
+    /// Latitude and longitude in the map (zero otherwise).
+    public var positions = true
+
+    public init(endpoint: ModbusEndpoint) { self.endpoint = endpoint }
+}
+
 /// A board file, read and checked. Everything a board can choose lives here.
 public struct Board: Sendable {
     public var file: String
@@ -122,6 +134,7 @@ public struct Board: Sendable {
     public var data: DataSettings?
     public var reporting: ReportingSettings?
     public var evidence: EvidenceSettings?
+    public var testPort: TestPortSettings?
 
     public static func load(path: String) throws(BoardError) -> Board {
         let bytes: [UInt8]?

@@ -107,6 +107,12 @@ enum BoardReader {
             evidence = settings
         }
 
+        var testPort: TestPortSettings?
+        if var t = try r.object("testPort") {
+            testPort = try readTestPort(&t, kind: kind)
+            try t.rejectUnknownKeys()
+        }
+
         var simulation = SimulationSettings()
         if var s = try r.object("simulation") {
             if kind == .device { throw r.error("simulation", "not allowed on a board of kind \"device\"") }
@@ -117,7 +123,33 @@ enum BoardReader {
 
         return Board(file: r.file, name: name, kind: kind, deviceID: deviceID, silence: silence, roles: roles,
                      storagePath: storage, storageKeyPath: storageKey, controlSocketPath: control, alarm: alarm, haptics: haptics,
-                     simulation: simulation, data: data, reporting: reporting, evidence: evidence)
+                     simulation: simulation, data: data, reporting: reporting, evidence: evidence, testPort: testPort)
+    }
+
+    /// Modbus has no authentication: the test port exists only on simulator and HIL boards, only when asked for.
+    static func readTestPort(_ t: inout ConfigReader, kind: BoardKind) throws(BoardError) -> TestPortSettings {
+        let text = try t.required("listen", "\"tcp://127.0.0.1:1502\" or \"rtu:/dev/ttyAMA1?baud=115200&unit=1\"") { (r, k) throws(BoardError) in try r.string(k) }
+        guard kind != .device else {
+            throw t.error("listen", "a Modbus test port has no authentication: only boards of kind \"simulator\" or \"hil\" may enable it (this board is a \"device\")")
+        }
+        guard let uri = PortURI(text) else { throw t.error("listen", "expected \"tcp://HOST:PORT\" or \"rtu:DEVICE?baud=N&unit=N\", got \"\(text)\"") }
+        var settings: TestPortSettings
+        switch uri.scheme {
+        case "tcp":
+            guard let (host, port) = uri.hostAndPort else { throw t.error("listen", "expected \"tcp://HOST:PORT\", got \"\(text)\"") }
+            settings = TestPortSettings(endpoint: .tcp(host: host, port: port))
+        case "rtu":
+            guard uri.target.hasPrefix("/"), let baud = Int32(uri.query["baud"] ?? "115200"), baud > 0,
+                  let unit = Int32(uri.query["unit"] ?? "1"), (1...247).contains(unit) else {
+                throw t.error("listen", "expected \"rtu:/dev/DEVICE?baud=N&unit=1..247\", got \"\(text)\"")
+            }
+            settings = TestPortSettings(endpoint: .rtu(device: uri.target, baud: baud, unit: unit))
+        default:
+            throw t.error("listen", "expected \"tcp://HOST:PORT\" or \"rtu:DEVICE?baud=N&unit=N\", got \"\(text)\"")
+        }
+        settings.pressInjection = try t.bool("pressInjection") ?? false
+        settings.positions = try t.bool("positions") ?? true
+        return settings
     }
 
     static func readReporting(_ r: inout ConfigReader, kind: BoardKind) throws(BoardError) -> ReportingSettings {

@@ -17,13 +17,13 @@ public struct BoardError: Error, Sendable, CustomStringConvertible, Equatable {
 
 /// Walks one JSON object of a board file, remembering the keys it read so that anything left over
 /// is reported as unknown (a misspelt key must not silently fall back to a default).
-struct ConfigReader {
-    let file: String
-    let path: String
-    let fields: [String: JSONValue]
-    private(set) var consumed: Set<String> = []
+public struct ConfigReader {
+    public let file: String
+    public let path: String
+    public let fields: [String: JSONValue]
+    public private(set) var consumed: Set<String> = []
 
-    init(file: String, path: String, value: JSONValue) throws(BoardError) {
+    public init(file: String, path: String, value: JSONValue) throws(BoardError) {
         guard case .object(let fields) = value else {
             throw BoardError(file: file, key: path, problem: "expected an object, got \(value.typeName)")
         }
@@ -32,37 +32,37 @@ struct ConfigReader {
         self.fields = fields
     }
 
-    func keyPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+    public func keyPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
-    func error(_ key: String, _ problem: String) -> BoardError {
+    public func error(_ key: String, _ problem: String) -> BoardError {
         BoardError(file: file, key: keyPath(key), problem: problem)
     }
 
-    mutating func value(_ key: String) -> JSONValue? {
+    public mutating func value(_ key: String) -> JSONValue? {
         consumed.insert(key)
         guard let value = fields[key], value != .null else { return nil }
         return value
     }
 
-    mutating func required<T>(_ key: String, _ expected: String,
+    public mutating func required<T>(_ key: String, _ expected: String,
                               _ read: (inout ConfigReader, String) throws(BoardError) -> T?) throws(BoardError) -> T {
         guard let value = try read(&self, key) else { throw error(key, "missing (expected \(expected))") }
         return value
     }
 
-    mutating func string(_ key: String) throws(BoardError) -> String? {
+    public mutating func string(_ key: String) throws(BoardError) -> String? {
         guard let value = value(key) else { return nil }
         guard case .string(let text) = value else { throw error(key, "expected a string, got \(value.typeName)") }
         return text
     }
 
-    mutating func bool(_ key: String) throws(BoardError) -> Bool? {
+    public mutating func bool(_ key: String) throws(BoardError) -> Bool? {
         guard let value = value(key) else { return nil }
         guard case .bool(let flag) = value else { throw error(key, "expected true or false, got \(value.typeName)") }
         return flag
     }
 
-    mutating func number(_ key: String, in range: ClosedRange<Double>? = nil) throws(BoardError) -> Double? {
+    public mutating func number(_ key: String, in range: ClosedRange<Double>? = nil) throws(BoardError) -> Double? {
         guard let value = value(key) else { return nil }
         guard case .number(let number) = value else { throw error(key, "expected a number, got \(value.typeName)") }
         if let range, !range.contains(number) {
@@ -71,7 +71,7 @@ struct ConfigReader {
         return number
     }
 
-    mutating func integer(_ key: String, in range: ClosedRange<Int>) throws(BoardError) -> Int? {
+    public mutating func integer(_ key: String, in range: ClosedRange<Int>) throws(BoardError) -> Int? {
         guard let number = try number(key) else { return nil }
         guard number == number.rounded(.towardZero), let integer = Int(exactly: number), range.contains(integer) else {
             throw error(key, "expected a whole number from \(range.lowerBound) to \(range.upperBound), got \(number)")
@@ -79,7 +79,7 @@ struct ConfigReader {
         return integer
     }
 
-    mutating func duration(_ key: String, minimum: Duration = .milliseconds(1)) throws(BoardError) -> Duration? {
+    public mutating func duration(_ key: String, minimum: Duration = .milliseconds(1)) throws(BoardError) -> Duration? {
         guard let value = value(key) else { return nil }
         guard case .string(let text) = value, let duration = DurationText.parse(text) else {
             throw error(key, "expected a duration such as \"500ms\", \"2s\", \"10min\" or \"1h\", got \(value.description)")
@@ -88,7 +88,7 @@ struct ConfigReader {
         return duration
     }
 
-    mutating func strings(_ key: String) throws(BoardError) -> [String]? {
+    public mutating func strings(_ key: String) throws(BoardError) -> [String]? {
         guard let value = value(key) else { return nil }
         guard case .array(let items) = value else { throw error(key, "expected a list of strings, got \(value.typeName)") }
         var strings: [String] = []
@@ -101,7 +101,7 @@ struct ConfigReader {
         return strings
     }
 
-    mutating func integers(_ key: String, in range: ClosedRange<Int>) throws(BoardError) -> [Int]? {
+    public mutating func integers(_ key: String, in range: ClosedRange<Int>) throws(BoardError) -> [Int]? {
         guard let value = value(key) else { return nil }
         guard case .array(let items) = value else { throw error(key, "expected a list of numbers, got \(value.typeName)") }
         var numbers: [Int] = []
@@ -114,19 +114,19 @@ struct ConfigReader {
         return numbers
     }
 
-    mutating func object(_ key: String) throws(BoardError) -> ConfigReader? {
+    public mutating func object(_ key: String) throws(BoardError) -> ConfigReader? {
         guard let value = value(key) else { return nil }
         return try ConfigReader(file: file, path: keyPath(key), value: value)
     }
 
-    mutating func list(_ key: String) throws(BoardError) -> [JSONValue]? {
+    public mutating func list(_ key: String) throws(BoardError) -> [JSONValue]? {
         guard let value = value(key) else { return nil }
         guard case .array(let items) = value else { throw error(key, "expected a list, got \(value.typeName)") }
         return items
     }
 
     /// Call last: any key not read is a mistake in the file.
-    func rejectUnknownKeys(known extra: [String] = []) throws(BoardError) {
+    public func rejectUnknownKeys(known extra: [String] = []) throws(BoardError) {
         let unknown = Set(fields.keys).subtracting(consumed).subtracting(extra).sorted()
         if let first = unknown.first {
             let known = consumed.sorted().joined(separator: ", ")

@@ -50,7 +50,7 @@ public indirect enum JSONValue: Sendable, Hashable, Decodable {
         return try decoder.decode(JSONValue.self, from: Data(bytes))
     }
 
-    var typeName: String {
+    public var typeName: String {
         switch self {
         case .null: "null"
         case .bool: "a boolean"

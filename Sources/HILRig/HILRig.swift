@@ -1,1 +1,0 @@
-// The rig scenario runner: scenario and rig files, steps, reports.

@@ -1,1 +1,0 @@
-print("alarm-rig: not built yet")
