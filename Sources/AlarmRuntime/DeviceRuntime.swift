@@ -25,8 +25,9 @@ public final class DeviceRuntime: Sendable {
 
     struct Inner {
         var state = AlarmState()
-        /// Events waiting to be processed; a timer event carries the generation of the timer that fired.
-        var inbox: [(event: Event, timerGeneration: Int?)] = []
+        /// Events waiting to be processed (a timer event carries the generation of the timer that fired), and work
+        /// handed to the loop with `perform`, in the order they arrived.
+        var inbox: [Queued] = []
         var draining = false
         var timers: [TimerID: (generation: Int, token: (any Cancellable)?)] = [:]
         var timerGeneration = 0
@@ -91,6 +92,10 @@ public final class DeviceRuntime: Sendable {
     /// to start is logged and left out: the alarm proceeds with whatever works.
     public func start() throws(HALError) {
         try enforceSilence()
+        // Nothing is processed until every backend listens: a resumed alarm's dial issued before the calls
+        // backend had its handler lost the modem's "not ready" answer, and the alarm sat in "dialling" forever
+        // (found by the HIL power-cut scenario). Inputs posted meanwhile queue up in order, the resume first.
+        inner.withLock { $0.draining = true }
         // The journal first: nothing may be journalled (and compact it away) before it has been read.
         restoreJournal()
         restoreSequence()
@@ -132,6 +137,8 @@ public final class DeviceRuntime: Sendable {
         if backends.evidence != nil { startMicrophone() }
         post(.started)
         scheduleMicrophoneSelfTest(after: .milliseconds(500))
+        inner.withLock { $0.draining = false }
+        perform {}
     }
 
     private func attempt(_ what: String, _ body: () throws(HALError) -> Void) {
@@ -230,23 +237,42 @@ public final class DeviceRuntime: Sendable {
         enqueue(Event(input, at: instant ?? clock.now()), timerGeneration: nil)
     }
 
+    enum Queued {
+        case event(Event, timerGeneration: Int?)
+        case work(@Sendable () -> Void)
+    }
+
+    /// Runs `work` on the runtime's event loop, after the events already waiting: proof that the loop still turns
+    /// (the service watchdog pings from here, so a loop stuck in an effect stops the pings). Runs at once on the
+    /// caller's thread when the loop is idle; never runs once the runtime is dead.
+    public func perform(_ work: @escaping @Sendable () -> Void) {
+        enqueue(.work(work))
+    }
+
     private func enqueue(_ event: Event, timerGeneration: Int?) {
+        enqueue(.event(event, timerGeneration: timerGeneration))
+    }
+
+    private func enqueue(_ item: Queued) {
         let mustDrain = inner.withLock { inner in
             if inner.dead { return false }
-            inner.inbox.append((event, timerGeneration))
+            inner.inbox.append(item)
             if inner.draining { return false }
             inner.draining = true
             return true
         }
         guard mustDrain else { return }
-        while let next = inner.withLock({ inner -> (event: Event, timerGeneration: Int?)? in
+        while let next = inner.withLock({ inner -> Queued? in
             if inner.inbox.isEmpty {
                 inner.draining = false
                 return nil
             }
             return inner.inbox.removeFirst()
         }) {
-            process(next.event, timerGeneration: next.timerGeneration)
+            switch next {
+            case .event(let event, let timerGeneration): process(event, timerGeneration: timerGeneration)
+            case .work(let work): work()
+            }
         }
     }
 
