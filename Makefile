@@ -10,7 +10,7 @@ VENV         := .venv
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BIN          := .build/debug
 
-.PHONY: all deps venv build sim test bench soak fuzz sanitize clean
+.PHONY: all deps venv build sim test hil-sim hil-sim-run bench soak fuzz sanitize clean
 
 all: build
 
@@ -41,6 +41,18 @@ sim: build
 test: deps venv
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	$(MAKE) --no-print-directory hil-sim-run
+
+# The HIL scenario suite against the simulator: alarm-rig starts the simulated centre, the daemon on a HIL board
+# and a simulated rig I/O module, then runs every scenario exactly as on a bench (docs/hil.md). Part of `make test`.
+HIL_SCENARIOS := $(sort $(wildcard Tests/HIL/scenarios/*.json5))
+hil-sim: deps
+	$(SWIFT) build
+	$(MAKE) --no-print-directory hil-sim-run
+
+hil-sim-run:
+	$(BIN)/alarm-rig --rig Tests/HIL/rigs/sim.json5 --simulate boards/sim-hil.json5 --logs .hil \
+	  --junit .hil/junit.xml --json .hil/results.json $(HIL_SCENARIOS)
 
 # Benchmarks are not tests: timings never decide whether CI passes.
 bench: deps
@@ -54,7 +66,7 @@ soak: build
 	.build/debug/alarm-soak --faults 10000 --seed 1
 
 clean:
-	rm -rf .build .build-asan .build-tsan .sim .soak .fuzz $(VENV) bench/results.json
+	rm -rf .build .build-asan .build-tsan .sim .hil .soak .fuzz $(VENV) bench/results.json
 
 # The unit tests under AddressSanitizer, then ThreadSanitizer (separate build trees; slow; not part of CI).
 sanitize: deps venv
@@ -87,3 +99,74 @@ fuzz:
 	done
 	@# A crash in our code fails the run; a timeout inside libgps (gpsd target) is a known third-party finding.
 	@if ls .fuzz/*-crash-* >/dev/null 2>&1; then echo "crashes:"; ls .fuzz/*-crash-*; exit 1; fi
+
+# ── Deployment on the device (docs/deploy.md) ────────────────────────────────────────────────────────────────────
+# `make release`: alarmd and alarmctl optimised for size with the Swift runtime linked in, so the device needs no
+# Swift toolchain, only libc and the C libraries the HAL binds to (libgps, libasound, libmodbus). Stripped; the
+# symbols stay beside each binary (NAME.debug, found by gdb through .gnu_debuglink) to symbolise a crash.
+# A separate build tree: `make bench` keeps its own .build/release.
+RELEASE_SCRATCH  := .build-release
+RELEASE_DIR      := $(RELEASE_SCRATCH)/dist
+RELEASE_FLAGS    := -c release --static-swift-stdlib -Xswiftc -Osize --scratch-path $(RELEASE_SCRATCH)
+RELEASE_PRODUCTS := alarmd alarmctl
+# binutils for the binaries' architecture (aarch64-linux-gnu-strip and -objcopy when cross-building).
+STRIP            ?= strip
+OBJCOPY          ?= objcopy
+
+.PHONY: release install
+
+release: deps
+	for p in $(RELEASE_PRODUCTS); do $(SWIFT) build $(RELEASE_FLAGS) --product $$p || exit 1; done
+	@mkdir -p $(RELEASE_DIR)
+	@bin=$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path) && \
+	for p in $(RELEASE_PRODUCTS); do \
+	  cp $$bin/$$p $(RELEASE_DIR)/$$p && rm -f $(RELEASE_DIR)/$$p.debug && \
+	  $(OBJCOPY) --only-keep-debug $(RELEASE_DIR)/$$p $(RELEASE_DIR)/$$p.debug && \
+	  $(STRIP) --strip-all $(RELEASE_DIR)/$$p && \
+	  (cd $(RELEASE_DIR) && $(OBJCOPY) --add-gnu-debuglink=$$p.debug $$p) || exit 1; \
+	  awk -v p=$$p -v s=$$(stat -c %s $(RELEASE_DIR)/$$p) -v u=$$(stat -c %s $$bin/$$p) \
+	    'BEGIN { printf "%-9s %5.1f MB stripped (%5.1f MB with symbols)\n", p, s / 1048576, u / 1048576 }'; \
+	done
+	@echo "shared libraries alarmd needs on the device:"; ldd $(RELEASE_DIR)/alarmd | sed 's/ (0x.*//; s/^/  /'
+
+# `make install [BOARD=boards/NAME.json5] [DESTDIR=…] [PREFIX=/usr/local]`: the binaries from `make release`, the board
+# file as /etc/stalking-alarm/board.json5 (an installed board is kept unless BOARD names one), the systemd unit, its
+# sysusers.d user and the udev rule that keeps ModemManager off the modem. With DESTDIR (a package or image tree)
+# nothing is created outside it and ownership is left to the packager; without it (on the device, as root) the user
+# is created and the key and state directories are handed to it.
+PREFIX       ?= /usr/local
+BINDIR       ?= $(PREFIX)/bin
+SYSCONFDIR   ?= /etc
+UNITDIR      ?= /etc/systemd/system
+SYSUSERSDIR  ?= /etc/sysusers.d
+UDEVRULESDIR ?= /etc/udev/rules.d
+STATEDIR     ?= /var/lib/stalking-alarm
+CONFIGDIR    := $(SYSCONFDIR)/stalking-alarm
+BOARD        ?=
+
+install:
+	@for p in $(RELEASE_PRODUCTS); do test -x $(RELEASE_DIR)/$$p || { echo "no $(RELEASE_DIR)/$$p: run 'make release' first (or copy that directory from the build machine)"; exit 1; }; done
+	@if [ -n "$(BOARD)" ]; then test -f "$(BOARD)" || { echo "BOARD=$(BOARD): no such file"; exit 1; }; \
+	elif [ ! -f "$(DESTDIR)$(CONFIGDIR)/board.json5" ]; then echo "no board installed yet: say BOARD=boards/NAME.json5"; exit 1; fi
+	install -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(CONFIGDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(UDEVRULESDIR)
+	install -d -m 0700 $(DESTDIR)$(CONFIGDIR)/keys $(DESTDIR)$(STATEDIR)
+	install -m 0755 $(addprefix $(RELEASE_DIR)/,$(RELEASE_PRODUCTS)) $(DESTDIR)$(BINDIR)/
+	@if [ -n "$(BOARD)" ]; then \
+	  if [ -f "$(DESTDIR)$(CONFIGDIR)/board.json5" ] && ! cmp -s "$(BOARD)" "$(DESTDIR)$(CONFIGDIR)/board.json5"; then \
+	    echo "keeping the previous board as $(CONFIGDIR)/board.json5.old"; cp -p "$(DESTDIR)$(CONFIGDIR)/board.json5" "$(DESTDIR)$(CONFIGDIR)/board.json5.old"; fi; \
+	  echo "install -m 0640 $(BOARD) $(DESTDIR)$(CONFIGDIR)/board.json5"; install -m 0640 "$(BOARD)" "$(DESTDIR)$(CONFIGDIR)/board.json5"; \
+	fi
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' boards/deploy/alarmd.service > $(DESTDIR)$(UNITDIR)/alarmd.service.tmp
+	chmod 0644 $(DESTDIR)$(UNITDIR)/alarmd.service.tmp && mv $(DESTDIR)$(UNITDIR)/alarmd.service.tmp $(DESTDIR)$(UNITDIR)/alarmd.service
+	install -m 0644 boards/deploy/stalking-alarm.sysusers $(DESTDIR)$(SYSUSERSDIR)/stalking-alarm.conf
+	install -m 0644 boards/deploy/90-stalking-alarm-modem.rules $(DESTDIR)$(UDEVRULESDIR)/90-stalking-alarm-modem.rules
+	@if [ -z "$(DESTDIR)" ]; then \
+	  systemd-sysusers $(SYSUSERSDIR)/stalking-alarm.conf && \
+	  chown root:stalking-alarm $(CONFIGDIR)/board.json5 && \
+	  chown stalking-alarm:stalking-alarm $(CONFIGDIR)/keys $(STATEDIR) && \
+	  { udevadm control --reload 2>/dev/null; udevadm trigger --subsystem-match=tty --subsystem-match=net --subsystem-match=usb 2>/dev/null; \
+	    systemctl daemon-reload 2>/dev/null; true; } && \
+	  echo "installed. Next: provision the keys in $(CONFIGDIR)/keys (docs/deploy.md), then" && \
+	  echo "  sudo -u stalking-alarm $(BINDIR)/alarmd --board $(CONFIGDIR)/board.json5 --check" && \
+	  echo "  systemctl enable --now alarmd"; \
+	fi
