@@ -1,3 +1,5 @@
+import AlarmCodecs
+
 /// What differs between modem vendors, as data. A board picks one by name (`profile=` on the modem URI).
 public struct ModemProfile: Sendable, Hashable {
     public enum CallStateReporting: Sendable, Hashable {
@@ -26,6 +28,8 @@ public struct ModemProfile: Sendable, Hashable {
     public var dataCallStart: String? = nil
     /// Switches IMS voice (VoLTE) on, so a call stays on LTE and data keeps flowing during it.
     public var imsOn: [String] = []
+    /// Asks the modem's GNSS for its position over AT (boards with only the UART wired); nil: the modem cannot.
+    public var gnssQuery: GNSSQuery? = nil
 
     public static let generic = ModemProfile(
         name: "generic", announcesReady: false, callState: .poll, iccidCommand: "AT+CCID", iccidPrefix: "+CCID:",
@@ -39,14 +43,14 @@ public struct ModemProfile: Sendable, Hashable {
         // NMEA on the USB NMEA port (gpsd reads it), then the engine on.
         gnssOn: ["AT+QGPSCFG=\"outport\",\"usbnmea\"", "AT+QGPS=1"], usbAudioOn: "AT+QPCMV=1,2",
         // ECM: connect the context to the usb0/wwan0 interface and report its state as a URC.
-        dataCallStart: "AT+QNETDEVCTL=1,{cid},1", imsOn: ["AT+QCFG=\"ims\",1"])
+        dataCallStart: "AT+QNETDEVCTL=1,{cid},1", imsOn: ["AT+QCFG=\"ims\",1"], gnssQuery: .quectelLocation)
 
     public static let simcomSIM7600 = ModemProfile(
         name: "simcom-sim7600", announcesReady: false, callState: .clccURC(enable: "AT+CLCC=1"),
         iccidCommand: "AT+CICCID", iccidPrefix: "+ICCID:", resetCommand: "AT+CFUN=1,1", vendorSettings: [],
         gnssOn: ["AT+CGPS=1"], usbAudioOn: "AT+CPCMREG=1",
         // RmNet/QMI data call on the wwan interface (instance 1). VoLTE is a firmware setting on this module.
-        dataCallStart: "AT$QCRMCALL=1,1")
+        dataCallStart: "AT$QCRMCALL=1,1", gnssQuery: .simcomInfo)
 
     public static let all = [generic, quectelEC25, simcomSIM7600]
 

@@ -24,6 +24,7 @@ extension ModemEmulator {
         let original = String(text.dropFirst(2))
         if dataCommand(body, original: original) { return }
         if inboxCommand(body) { return }
+        if gnssCommand(body) { return }
 
         switch body {
         case "": respond([], final: "OK")

@@ -118,6 +118,7 @@ extension ModemEmulator {
             let plane = state.data.plane
             if let before = state.data.accessTechnologyBeforeFallback { state.settings.accessTechnology = before }
             state.inbox.announce = false  // +CNMI is volatile; the SIM keeps the messages
+            state.gnss.engineOn = false  // the receiver keeps its position; the session must be started again
             state.data = EmulatedDataState()
             state.data.plane = plane
         }

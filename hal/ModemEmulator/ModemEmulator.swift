@@ -55,6 +55,7 @@ public final class ModemEmulator: Sendable {
         var wrongPINs = 0
         var data = EmulatedDataState()
         var inbox = EmulatedInbox()
+        var gnss = EmulatedGNSSState()
     }
 
     let clock: any Clock
