@@ -42,6 +42,7 @@ public struct SimControl: Sendable {
         ims on|off                   IMS voice in the emulated modem (off: calls fall back to 2G, data held)
         sms FROM TEXT…               the network delivers an SMS to the emulated modem (e.g. a signed centre command)
         sms-sent                     the SMS the device sent through the emulated network, one per line: NUMBER TEXT
+        modem-gnss LAT LON [HDOP] | modem-gnss drop   the emulated modem's own GNSS fix (position "modem:gnss")
         """
 
     public func perform(_ arguments: [String]) throws(Failure) -> String {
@@ -154,6 +155,23 @@ public struct SimControl: Sendable {
             return "SMS delivered to the modem"
         case "sms-sent":
             return try need(world.emulator, "modem (pty:sim)").submittedSMS.map { "\($0.number) \($0.text)" }.joined(separator: "\n")
+        case "modem-gnss":
+            let emulator = try need(world.emulator, "modem (pty:sim)")
+            if rest == ["drop"] {
+                emulator.dropGNSSFix()
+                return "modem GNSS fix dropped"
+            }
+            guard rest.count == 2 || rest.count == 3, let lat = Double(rest[0]), let lon = Double(rest[1]),
+                  (-90...90).contains(lat), (-180...180).contains(lon) else {
+                throw Failure("expected LAT LON [HDOP] in degrees, or drop")
+            }
+            var position = EmulatedGNSSPosition(latitude: lat, longitude: lon)
+            if rest.count == 3 {
+                guard let hdop = Double(rest[2]), hdop > 0, hdop < 100 else { throw Failure("expected an HDOP above 0 and below 100") }
+                position.hdop = hdop
+            }
+            emulator.setGNSSPosition(position)
+            return "modem GNSS fix at \(lat), \(lon)"
         case "modem-transcript":
             let count = rest.first.flatMap { Int($0) } ?? 40
             return try need(world.emulator, "modem (pty:sim)").transcript.suffix(max(1, count)).joined(separator: "\n")
