@@ -7,6 +7,7 @@ import Logging
 import ModemTestSupport
 import PosixIO
 import SimBackends
+import Synchronization
 import Testing
 
 @Suite struct FileJournalTests {
@@ -116,6 +117,50 @@ import Testing
         // Tracking goes on: the next update comes within the interval and gets a new sequence.
         clock.advance(by: .seconds(11))
         #expect(second.link.received.contains { $0.kind == .positionUpdate && !pending.contains($0.sequence) })
+    }
+
+    /// Wraps the calls backend and notes whether a dial ever came before `start` — the AT driver answers such a
+    /// dial at once with "not ready", which went nowhere because no handler was registered yet, and the resumed
+    /// alarm then waited in "dialling" for ever (the HIL power-cut scenario found it).
+    final class StartOrderCalls: VoiceCalls {
+        let inner: any VoiceCalls
+        let started = Mutex(false)
+        let dialsBeforeStart = Mutex(0)
+        init(_ inner: any VoiceCalls) { self.inner = inner }
+        func start(_ events: @escaping @Sendable (CallEvent) -> Void) throws(HALError) {
+            try inner.start(events)
+            started.withLock { $0 = true }
+        }
+        func dial(_ id: CallID, number: String) {
+            if !started.withLock({ $0 }) { dialsBeforeStart.withLock { $0 += 1 } }
+            inner.dial(id, number: number)
+        }
+        func perform(_ action: CallAction, on id: CallID) { inner.perform(action, on: id) }
+    }
+
+    @Test func aResumedAlarmDialsOnlyOnceTheCallsBackendListens() throws {
+        let clock = ManualClock()
+        let journal = InMemoryJournal()
+        let first = try World(clock: clock, journal: journal)
+        clock.advance(by: .seconds(1))
+        first.button.press(holding: .milliseconds(2500))
+        clock.advance(by: .seconds(3))
+        #expect(first.runtime.coreState.activeAlarm != nil)
+
+        let modem = SimModem(clock: clock)
+        let calls = StartOrderCalls(modem)
+        var settings = AlarmSettings()
+        settings.centreNumbers = ["+3292000101"]
+        var backends = Backends(button: SimButton(clock: clock), position: SimPositionSource(clock: clock, route: SimRoute(waypoints: [(51.05, 3.72)])),
+                                network: modem, calls: calls, sms: modem, reportLink: SimReportLink(clock: clock), store: InMemoryRecordStore())
+        backends.journal = journal
+        let second = DeviceRuntime(machine: AlarmMachine(settings: settings), identity: .init(deviceID: "BE-J-1", boardName: "j"),
+                                   clock: clock, backends: backends, silence: .noSpeaker,
+                                   logger: Logger(label: "j", factory: { _ in SwiftLogNoOpLogHandler() }))
+        try second.start()
+        #expect(second.coreState.activeAlarm != nil, "resumed")
+        #expect(modem.dialledNumbers.count == 1, "and dialled at once")
+        #expect(calls.dialsBeforeStart.withLock { $0 } == 0, "but only once the calls backend listened")
     }
 
     @Test func storageFullIsDeviceTroubleAndTheAlarmGoesOn() throws {
