@@ -55,8 +55,10 @@ hil-sim-run:
 	  --junit .hil/junit.xml --json .hil/results.json $(HIL_SCENARIOS)
 
 # Benchmarks are not tests: timings never decide whether CI passes.
-bench: deps
+bench: deps venv
 	$(SWIFT) build -c release --product alarm-bench
+	$(SWIFT) build -c release --product alarmd
+	$(SWIFT) build -c release --product modem-emulator
 	.build/release/alarm-bench --output bench/results.json
 
 # Not tests: the full-length soaks — 1,000 SIGKILLs of the real daemon during alarms, then 10,000 in-process fault
