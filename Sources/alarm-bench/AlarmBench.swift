@@ -88,6 +88,7 @@ struct AlarmBench: ParsableCommand {
         try resumeCase(&harness, iterations: iterations)
         try audioCases(&harness, iterations: iterations)
         bridgeCases(&harness, iterations: iterations)
+        try peerCases(&harness, iterations: iterations, output: output)
 
         print(harness.table)
         try harness.write(to: output)

@@ -128,6 +128,17 @@ extension AlarmBench {
             bench.waitIdle()
             return end - start
         }
+
+        // The driver on a real-time clock here (its +CLCC polls run as on the device); the emulator's network on a
+        // manual one, so the bench knows the exact moment the far end answers. LiveDriver is in PeerBench.swift.
+        let live = try LiveDriver()
+        var delays = AnswerDelays(spreadMilliseconds: 100)
+        try harness.run("modem.answer-to-connected-event",
+                        definition: "the emulator's far end answers → the driver emits the connected event (quectel-ec25 profile: "
+                            + "+CLCC polled every 100 ms while a call is set up; answers at random phases of that poll)",
+                        iterations: min(iterations, 100)) {
+            try live.call(answerDelay: delays.next()).detect
+        }
     }
 
     func fullPathCase(_ harness: inout BenchmarkHarness, iterations: Int) throws {
