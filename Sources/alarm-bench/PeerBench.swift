@@ -307,7 +307,9 @@ extension FileDescriptor {
 struct PeerLine: Decodable {
     var event: String
     var t: Int64
+    /// The script's first line, and the moment before `connect()`.
     var started: Int64?
+    var connect_started: Int64?
     var polls: Bool?
 }
 
@@ -457,7 +459,7 @@ extension AlarmBench {
                     ours: ms(PeerComparison.median(ours.detect))),
             PeerRow(measure: "call-connected detection, max", unit: "ms", peer: peer.map { ms(Double($0.detect.max() ?? 0)) },
                     ours: ms(Double(ours.detect.max() ?? 0))),
-            PeerRow(measure: "start-up (process start → modem connected), median", unit: "ms",
+            PeerRow(measure: "start-up: process start → modem connected, median", unit: "ms",
                     peer: peer.map { ms(PeerComparison.median($0.startup)) },
                     ours: ours.startup.isEmpty ? nil : ms(PeerComparison.median(ours.startup))),
             PeerRow(measure: "idle CPU after connect", unit: "% of one core",
@@ -480,10 +482,10 @@ extension PeerComparison {
             let text = value.map { "\($0)" } ?? "—"
             return String(repeating: " ", count: max(0, 12 - text.count)) + text
         }
-        var lines = ["peer (python-gsmmodem-new) vs ours        unit              peer        ours  peer÷ours"]
+        func padded(_ text: String, _ width: Int) -> String { text + String(repeating: " ", count: max(0, width - text.count)) }
+        var lines = [padded("peer (python-gsmmodem-new) vs ours", 52) + padded("unit", 14) + "        peer        ours   peer÷ours"]
         for row in rows {
-            func padded(_ text: String, _ width: Int) -> String { text + String(repeating: " ", count: max(0, width - text.count)) }
-            lines.append(padded(row.measure, 42) + padded(row.unit, 14) + cell(row.peer) + cell(row.ours)
+            lines.append(padded(row.measure, 52) + padded(row.unit, 14) + cell(row.peer) + cell(row.ours)
                          + cell(row.ratio.map { ($0 * 100).rounded() / 100 }))
         }
         return (lines + notes.map { "  note: \($0)" }).joined(separator: "\n")
@@ -504,12 +506,14 @@ extension PeerComparison {
     mutating func measurePeer() throws -> (dial: [Int64], detect: [Int64], startup: [Int64], startupInPython: [Int64], cpu: Double, rssKiB: Int) {
         var startup: [Int64] = []
         var inPython: [Int64] = []
+        var connectOnly: [Int64] = []
         for _ in 0..<startups {
             let line = try LiveModemLine()
             let child = try LineChild(Self.python, [Self.script, line.devicePath, "115200", "{commands-fd}"], withCommands: true)
             guard let connected = child.peerEvent("connected") else { throw BenchFailure("the peer never connected") }
             startup.append(connected.t - child.spawnedAt)
             if let started = connected.started { inPython.append(connected.t - started) }
+            if let started = connected.connect_started { connectOnly.append(connected.t - started) }
             try child.send("quit")
             _ = try? child.process.wait(timeoutMilliseconds: 3000)
         }
@@ -544,6 +548,10 @@ extension PeerComparison {
         }
         try child.send("quit")
         _ = try? child.process.wait(timeoutMilliseconds: 3000)
+        if !connectOnly.isEmpty {
+            notes.append("peer connect() alone (its start-up commands on the line), median "
+                         + "\((Self.median(connectOnly) / 1000).rounded() / 1000) ms")
+        }
         return (dial, detect, startup, inPython, cpu, rss)
     }
 

@@ -73,8 +73,10 @@ def main():
             emit("answered", id=call.id)
 
     modem = GsmModem(port, baud, incomingCallCallbackFunc=incoming_call)
+    connect_started = time.monotonic_ns()
     modem.connect()
-    emit("connected", started=STARTED_NS, rss_kb=rss_kb(), polls=bool(modem._mustPollCallStatus))
+    emit("connected", started=STARTED_NS, connect_started=connect_started, rss_kb=rss_kb(),
+         polls=bool(modem._mustPollCallStatus))
 
     call = None
     threads_idle = threading.active_count()
