@@ -21,6 +21,9 @@ struct AlarmBench: ParsableCommand {
     @Option(help: "Where to write the JSON results.") var output = "bench/results.json"
     @Option(help: "Iterations per case.") var iterations = 1000
     @Option(help: "Only run cases whose name contains this.") var filter: String?
+    @Option(help: "Length of the daemon's idle window for CPU and wakeups, seconds (600 for the issue's 10 minutes).")
+    var idleSeconds = 120
+    @Option(help: "Warm start-ups of the daemon to time.") var startups = 20
 
     func run() throws {
         signal(SIGPIPE, SIG_IGN)
@@ -88,6 +91,8 @@ struct AlarmBench: ParsableCommand {
         try resumeCase(&harness, iterations: iterations)
         try audioCases(&harness, iterations: iterations)
         bridgeCases(&harness, iterations: iterations)
+        try GrowthBench(iterations: min(iterations, 300)).run(&harness)
+        try FootprintBench(idleSeconds: idleSeconds, startups: startups).run(&harness)
         try peerCases(&harness, iterations: iterations, output: output)
 
         print(harness.table)

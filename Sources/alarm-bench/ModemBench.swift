@@ -156,7 +156,7 @@ extension AlarmBench {
         try runtime.start()
         try harness.run("runtime.trigger-to-ATD-last-byte",
                         definition: "the hold timer fires (trigger decision) → the emulator has read the last byte of `ATD…;\\r`",
-                        iterations: iterations) {
+                        iterations: iterations, goal: .atMost(1000, "p99 ≤ 1 ms")) {
             bench.marks.reset()
             button.press()
             bench.clock.advance(by: .milliseconds(1999))
@@ -169,6 +169,13 @@ extension AlarmBench {
             _ = bench.marks.wait(for: "hangup")
             bench.waitIdle()
             return end - start
+        }
+        // The physical limit: the bytes the driver wrote from the trigger to the ATD line's last byte (the ATD line
+        // alone: nothing else was queued), priced at the UART's baud rate.
+        if let line = bench.emulator.transcript.last(where: { $0.hasPrefix("→ ATD") }) {
+            let limit = BenchmarkHarness.Limit.uart(bytes: line.dropFirst(2).utf8.count + 1, "`\(line.dropFirst(2))\\r` to the modem")
+            harness.setLimit(limit, for: "runtime.trigger-to-ATD-last-byte")
+            harness.setLimit(limit, for: "modem.dial-to-ATD-on-pty")
         }
     }
 }

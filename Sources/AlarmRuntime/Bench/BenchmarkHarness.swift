@@ -14,6 +14,8 @@ public struct BenchmarkHarness {
         public var median: Double
         public var p99: Double
         public var max: Double
+        /// The arithmetic mean: for footprint figures over equal slices of a window, the whole window's figure.
+        public var mean: Double?
         public var goal: Goal?
         public var limit: Limit?
         /// How much the firmware adds above the physical limit, when the limit has a value: the pty and loopback
@@ -27,7 +29,7 @@ public struct BenchmarkHarness {
     /// A figure the case should reach: text for the reader and, where numeric, the bound (in the result's unit),
     /// the statistic it bounds and whether this run met it.
     public struct Goal: Codable, Sendable, Equatable {
-        public enum Statistic: String, Codable, Sendable { case median, p99, max }
+        public enum Statistic: String, Codable, Sendable { case median, p99, max, mean }
         public var text: String
         public var value: Double?
         public var statistic: Statistic?
@@ -41,13 +43,14 @@ public struct BenchmarkHarness {
         /// A goal without a number this harness can check (e.g. "beat the peer": the peer's own case says by how much).
         public static func described(_ text: String) -> Goal { Goal(text: text, value: nil, statistic: nil, met: nil) }
 
-        func evaluated(median: Double, p99: Double, max: Double) -> Goal {
+        func evaluated(median: Double, p99: Double, max: Double, mean: Double) -> Goal {
             guard let value, let statistic else { return self }
             var goal = self
             switch statistic {
             case .median: goal.met = median <= value
             case .p99: goal.met = p99 <= value
             case .max: goal.met = max <= value
+            case .mean: goal.met = mean <= value
             }
             return goal
         }
@@ -139,9 +142,11 @@ public struct BenchmarkHarness {
         guard wants(name), !samples.isEmpty else { return }
         let sorted = samples.sorted()
         let (median, p99, max) = Self.statistics(sorted)
+        let mean = sorted.reduce(0, +) / Double(sorted.count)
         var result = Result(name: name, definition: definition, unit: unit, iterations: sorted.count,
-                            median: Self.rounded(median), p99: Self.rounded(p99), max: Self.rounded(max),
-                            goal: goal?.evaluated(median: median, p99: p99, max: max), limit: limit, aboveLimit: nil, note: note)
+                            median: Self.rounded(median), p99: Self.rounded(p99), max: Self.rounded(max), mean: Self.rounded(mean),
+                            goal: goal?.evaluated(median: median, p99: p99, max: max, mean: mean), limit: limit, aboveLimit: nil,
+                            note: note)
         if let wire = limit?.value, wire > 0 {
             result.aboveLimit = AboveLimit(median: Self.rounded(median), percentOfLimit: Self.rounded(median / wire * 100))
         }
@@ -158,6 +163,10 @@ public struct BenchmarkHarness {
         }
     }
 
+    /// Memory figures are in MB of 2^20 bytes, as `make release` prints sizes (the kernel's "kB" are KiB).
+    public static func megabytes(kibibytes: Int) -> Double { Double(kibibytes) / 1024 }
+    public static func megabytes(bytes: Int) -> Double { Double(bytes) / 1_048_576 }
+
     public mutating func skip(_ name: String, definition: String, reason: String) {
         guard wants(name) else { return }
         skipped.append(Skipped(name: name, definition: definition, reason: reason))
@@ -171,7 +180,7 @@ public struct BenchmarkHarness {
 
     /// Four significant digits, and never more than one decimal at or above 100: µs figures keep 0.1 µs,
     /// a 0.004 % CPU share keeps its digits.
-    static func rounded(_ value: Double) -> Double {
+    public static func rounded(_ value: Double) -> Double {
         guard value != 0, value.isFinite else { return value }
         var scale = 1.0
         var magnitude = Swift.abs(value)
@@ -183,7 +192,7 @@ public struct BenchmarkHarness {
         return (value * scale).rounded() / scale
     }
 
-    static func format(_ value: Double) -> String {
+    public static func format(_ value: Double) -> String {
         let rounded = rounded(value)
         if rounded == rounded.rounded(), Swift.abs(rounded) < 1e15 { return String(Int64(rounded)) }
         return "\(rounded)"
@@ -234,5 +243,6 @@ public struct BenchmarkHarness {
 }
 
 extension String {
-    func padding(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
+    /// Pads with spaces on the right to `width` (bench tables).
+    public func padding(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
 }

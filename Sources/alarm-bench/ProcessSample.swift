@@ -1,0 +1,84 @@
+import Glibc
+import PosixIO
+
+/// One reading of a running process from /proc: every thread's CPU time (schedstat, nanoseconds) and context
+/// switches, and the process's resident memory. Two readings make a window.
+struct ProcessSample {
+    struct Thread {
+        var tid: Int32
+        var name: String
+        /// Time spent on a CPU, ns (first field of /proc/PID/task/TID/schedstat; the kernel's own sum, not ticks).
+        var cpuNanoseconds: Int64
+        /// Voluntary (the thread blocked) plus involuntary (preempted) switches: each wake-up ends in one.
+        var switches: Int64
+    }
+
+    var at: Int64
+    var threads: [Int32: Thread]
+    /// VmRSS and VmHWM of the process, KiB.
+    var residentKiB: Int
+    var peakResidentKiB: Int
+
+    static func read(pid: Int32) -> ProcessSample? {
+        let at = SystemTime.monotonicNanoseconds()
+        guard let status = fields("/proc/\(pid)/status") else { return nil }
+        var threads: [Int32: Thread] = [:]
+        for tid in taskIDs(pid: pid) {
+            let base = "/proc/\(pid)/task/\(tid)"
+            guard let stat = text(base + "/schedstat"), let cpu = Int64(stat.split(separator: " ").first ?? ""),
+                  let task = fields(base + "/status") else { continue }
+            let switches = (Int64(task["voluntary_ctxt_switches"] ?? "") ?? 0) + (Int64(task["nonvoluntary_ctxt_switches"] ?? "") ?? 0)
+            threads[tid] = Thread(tid: tid, name: text(base + "/comm")?.trimmed ?? "?", cpuNanoseconds: cpu, switches: switches)
+        }
+        return ProcessSample(at: at, threads: threads, residentKiB: kib(status["VmRSS"]), peakResidentKiB: kib(status["VmHWM"]))
+    }
+
+    /// CPU time and switches between two readings, per thread (a thread that started in between counts from zero;
+    /// one that ended in between is lost, which the caller sees as a thread missing from `later`).
+    static func delta(_ earlier: ProcessSample, _ later: ProcessSample) -> (seconds: Double, cpu: Int64, switches: Int64, threads: [Thread]) {
+        var threads: [Thread] = []
+        for (tid, now) in later.threads {
+            let before = earlier.threads[tid]
+            threads.append(Thread(tid: tid, name: now.name, cpuNanoseconds: now.cpuNanoseconds - (before?.cpuNanoseconds ?? 0),
+                                  switches: now.switches - (before?.switches ?? 0)))
+        }
+        threads.sort { $0.switches > $1.switches }
+        return (Double(later.at - earlier.at) / 1e9, threads.reduce(0) { $0 + $1.cpuNanoseconds },
+                threads.reduce(0) { $0 + $1.switches }, threads)
+    }
+
+    private static func taskIDs(pid: Int32) -> [Int32] {
+        guard let directory = opendir("/proc/\(pid)/task") else { return [] }
+        defer { closedir(directory) }
+        var ids: [Int32] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self) }
+            if let id = Int32(name) { ids.append(id) }
+        }
+        return ids
+    }
+
+    private static func text(_ path: String) -> String? {
+        (try? StorageDirectory.readFile(path, limit: 64 * 1024))?.map { String(decoding: $0, as: UTF8.self) } ?? nil
+    }
+
+    /// "Key:\tvalue" lines of a /proc status file.
+    private static func fields(_ path: String) -> [String: String]? {
+        guard let text = text(path) else { return nil }
+        var result: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            result[String(line[..<colon])] = String(line[line.index(after: colon)...]).trimmed
+        }
+        return result
+    }
+
+    private static func kib(_ value: String?) -> Int { Int(value?.split(separator: " ").first ?? "") ?? 0 }
+}
+
+extension String {
+    var trimmed: String {
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" }
+        return String(drop(while: isSpace).reversed().drop(while: isSpace).reversed())
+    }
+}
