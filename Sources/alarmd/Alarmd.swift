@@ -19,7 +19,7 @@ struct Alarmd: ParsableCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical. Positions appear only at debug and below.")
     var logLevel: String = "info"
 
-    @Flag(name: .long, help: "Check the board file and exit.")
+    @Flag(name: .long, help: "Check the board file against this machine (devices, gpsd, audio, key files, directories) and exit; non-zero if a check fails.")
     var check = false
 
     func run() throws {
@@ -38,10 +38,7 @@ struct Alarmd: ParsableCommand {
             throw ExitCode(2)
         }
         if check {
-            print("\(board): board \"\(parsed.name)\" (\(parsed.kind.rawValue)) is valid")
-            for role in Role.allCases {
-                print("  \(role.rawValue): \(parsed.roles[role].map { "\($0)" } ?? "(none)")")
-            }
+            try BoardCheckReport.run(parsed, file: board)
             return
         }
 
@@ -72,9 +69,13 @@ struct Alarmd: ParsableCommand {
             throw ExitCode(2)
         }
         control.start()
+        // systemd (Type=notify): ready only now, and the watchdog fed from the runtime's own loop.
+        let service = ServiceNotifications.fromEnvironment(logger: logger)
+        service.ready(runtime: device.runtime, clock: clock, status: "running board \(parsed.name) as \(parsed.deviceID)")
 
         let stop: @Sendable (Int32) -> Void = { signal in
             logger.notice("stopping on signal \(signal)")
+            service.stopping()
             control.stop()
             device.stop()
             device.runtime.flushPersistence()
