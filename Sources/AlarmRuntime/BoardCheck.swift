@@ -83,16 +83,23 @@ public struct BoardCheck: Sendable {
             // Contacting the centre would register as a connection (or a garbage frame) at a live receiving centre.
             return BoardCheckItem(name, .ok, "\(uri.scheme)://\(uri.target) (not contacted)")
         default:
-            return checkGeneric(name, uri, output: role == .vibrator || role == .amplifierEnable)
+            return checkGeneric(name, uri, output: Self.outputRoles.contains(role.rawValue))
         }
     }
+
+    /// Roles the daemon drives (by name: roles are added by other backends without this file knowing them).
+    static let outputRoles: Set<String> = ["vibrator", "amplifierEnable", "modemPower", "modemReset"]
 
     /// A scheme this checker has no rule for: if its target leads to a file, that file must be usable.
     func checkGeneric(_ name: String, _ uri: PortURI, output: Bool) -> BoardCheckItem {
         let short = "\(uri.scheme):\(uri.target)"
-        guard let path = Self.path(of: uri) else {
+        guard var path = Self.path(of: uri) else {
             if uri.hostAndPort != nil { return BoardCheckItem(name, .ok, "\(short) (network port, not contacted)") }
             return BoardCheckItem(name, .warn, "\(short): not checked (no device path in the port)")
+        }
+        // An LED is driven through its brightness file, not its directory.
+        if uri.scheme == "led" || uri.scheme == "leds", Self.status(path).map({ $0.st_mode & S_IFMT == S_IFDIR }) ?? false {
+            path += "/brightness"
         }
         let information = Self.status(path)
         let needs: Access
@@ -108,9 +115,10 @@ public struct BoardCheck: Sendable {
         return checkDevice(name, short, path: path, access: needs, requireCharacterDevice: false)
     }
 
-    /// Where the port's target lives in the file system: an absolute path as written (a trailing line number on
-    /// a device, `gpio:/dev/gpiochip0/17`, leads to the device), the class directories of LEDs and power supplies,
-    /// or an entry of /dev named first (`gpio:gpiochip0/17`).
+    /// Where the port's target lives in the file system: an absolute path as written (`gpio:/dev/gpiochip0?line=17`,
+    /// `led:/sys/class/leds/NAME`; a trailing line number on a device, `gpio:/dev/gpiochip0/17`, leads to the
+    /// device), the class directories of LEDs and power supplies by name, or an entry of /dev named first
+    /// (`gpio:gpiochip0/17`).
     static func path(of uri: PortURI) -> String? {
         let target = uri.target
         if target.hasPrefix("/") {
@@ -122,7 +130,7 @@ public struct BoardCheck: Sendable {
         }
         guard let first = target.split(separator: "/").first.map(String.init), !first.isEmpty, first != ".", first != ".." else { return nil }
         switch uri.scheme {
-        case "led", "leds": return "/sys/class/leds/\(first)/brightness"
+        case "led", "leds": return "/sys/class/leds/\(first)"
         case "power-supply", "power_supply": return "/sys/class/power_supply/\(first)"
         default: return status("/dev/" + first) != nil ? "/dev/" + first : nil
         }
@@ -368,7 +376,7 @@ public struct BoardCheck: Sendable {
     func checkControlSocket(_ path: String) -> BoardCheckItem {
         let directory = Self.directory(of: path)
         guard let information = Self.status(directory) else {
-            return BoardCheckItem("control", .warn, "\(directory) does not exist now (the unit's RuntimeDirectory= makes it at start; without it alarmd cannot start)")
+            return BoardCheckItem("control", .warn, "\(directory) does not exist now; alarmd does not make it (on the device the unit's RuntimeDirectory= does)")
         }
         guard information.st_mode & S_IFMT == S_IFDIR else { return BoardCheckItem("control", .fail, "\(directory): not a directory") }
         guard access(directory, W_OK | X_OK) == 0 else {

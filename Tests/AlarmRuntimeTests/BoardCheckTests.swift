@@ -103,12 +103,16 @@ import Testing
         let supply = fixture.path("BAT0")
         #expect(mkdir(supply, 0o755) == 0)
 
+        let led = fixture.path("vibe")
+        #expect(mkdir(led, 0o755) == 0)
+        try fixture.write("vibe/brightness", Array("0\n".utf8), mode: 0o644)
+
         let items = BoardCheck().run(try fixture.board(roles: [
-            "button": "input:\(event)?code=KEY_POWER",
+            "button": "input:\(event)?key=KEY_PROG1",
             "power": "power-supply:\(supply)",
-            // A line number after a device's path leads to the device (/dev/null is a character device everywhere).
-            "vibrator": "gpio:/dev/null/17",
-            "amplifierEnable": "gpio:\(fixture.path("gpiochip7"))/4",
+            // /dev/null is a character device everywhere.
+            "vibrator": "gpio:/dev/null?line=17",
+            "amplifierEnable": "gpio:\(fixture.path("gpiochip7"))?line=4",
         ]))
         #expect(try Self.item("button", in: items).verdict == .ok)
         #expect(try Self.item("button", in: items).detail.contains("(r, "))
@@ -119,6 +123,12 @@ import Testing
         let amplifier = try Self.item("amplifierEnable", in: items)
         #expect(amplifier.verdict == .fail)
         #expect(amplifier.detail.contains(fixture.path("gpiochip7")))
+
+        // An LED output is checked by the file that drives it; a line number after a device's path leads to it.
+        let outputs = BoardCheck().run(try fixture.board(roles: ["vibrator": "led:\(led)", "amplifierEnable": "gpio:/dev/null/17"]))
+        #expect(try Self.item("vibrator", in: outputs).verdict == .ok)
+        #expect(try Self.item("vibrator", in: outputs).detail.contains("(rw, "))
+        #expect(try Self.item("amplifierEnable", in: outputs).verdict == .ok)
     }
 
     // MARK: gpsd
