@@ -135,7 +135,7 @@ release: deps
 # file as /etc/stalking-alarm/board.json5 (an installed board is kept unless BOARD names one), the systemd unit, its
 # sysusers.d user and the udev rule that keeps ModemManager off the modem. With DESTDIR (a package or image tree)
 # nothing is created outside it and ownership is left to the packager; without it (on the device, as root) the user
-# is created and the key and state directories are handed to it.
+# is created, the board made readable to its group and the state directory handed to it.
 PREFIX       ?= /usr/local
 BINDIR       ?= $(PREFIX)/bin
 SYSCONFDIR   ?= /etc
@@ -151,7 +151,7 @@ install:
 	@if [ -n "$(BOARD)" ]; then test -f "$(BOARD)" || { echo "BOARD=$(BOARD): no such file"; exit 1; }; \
 	elif [ ! -f "$(DESTDIR)$(CONFIGDIR)/board.json5" ]; then echo "no board installed yet: say BOARD=boards/NAME.json5"; exit 1; fi
 	install -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(CONFIGDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(UDEVRULESDIR)
-	install -d -m 0700 $(DESTDIR)$(CONFIGDIR)/keys $(DESTDIR)$(STATEDIR)
+	install -d -m 0700 $(DESTDIR)$(STATEDIR)
 	install -m 0755 $(addprefix $(RELEASE_DIR)/,$(RELEASE_PRODUCTS)) $(DESTDIR)$(BINDIR)/
 	@if [ -n "$(BOARD)" ]; then \
 	  if [ -f "$(DESTDIR)$(CONFIGDIR)/board.json5" ] && ! cmp -s "$(BOARD)" "$(DESTDIR)$(CONFIGDIR)/board.json5"; then \
@@ -165,10 +165,10 @@ install:
 	@if [ -z "$(DESTDIR)" ]; then \
 	  systemd-sysusers $(SYSUSERSDIR)/stalking-alarm.conf && \
 	  chown root:stalking-alarm $(CONFIGDIR)/board.json5 && \
-	  chown stalking-alarm:stalking-alarm $(CONFIGDIR)/keys $(STATEDIR) && \
+	  chown stalking-alarm:stalking-alarm $(STATEDIR) && \
 	  { udevadm control --reload 2>/dev/null; udevadm trigger --subsystem-match=tty --subsystem-match=net --subsystem-match=usb 2>/dev/null; \
 	    systemctl daemon-reload 2>/dev/null; true; } && \
-	  echo "installed. Next: provision the keys in $(CONFIGDIR)/keys (docs/deploy.md), then" && \
+	  echo "installed. Next: provision this device's keys in $(CONFIGDIR) (docs/deploy.md), then" && \
 	  echo "  sudo -u stalking-alarm $(BINDIR)/alarmd --board $(CONFIGDIR)/board.json5 --check" && \
 	  echo "  systemctl enable --now alarmd"; \
 	fi

@@ -50,6 +50,7 @@ public struct BoardCheck: Sendable {
         for role in Role.allCases {
             guard let uri = board.roles[role] else { continue }
             items.append(checkRole(role, uri, board: board))
+            items += checkFilesInQuery(role, uri)
         }
         if let interface = board.data?.interface { items.append(checkInterface(interface)) }
         items += checkKeys(board)
@@ -84,6 +85,21 @@ public struct BoardCheck: Sendable {
             return BoardCheckItem(name, .ok, "\(uri.scheme)://\(uri.target) (not contacted)")
         default:
             return checkGeneric(name, uri, output: Self.outputRoles.contains(role.rawValue))
+        }
+    }
+
+    /// Query values that name secret files (`serial:…?pin=/etc/stalking-alarm/sim.pin`).
+    static let secretQueryKeys: Set<String> = ["pin", "puk", "password", "passwordFile", "key", "keyFile"]
+
+    /// Files a port names in its query: a secret must be owner-only, anything else readable. One line each,
+    /// as `role.key`.
+    func checkFilesInQuery(_ role: Role, _ uri: PortURI) -> [BoardCheckItem] {
+        uri.query.sorted { $0.key < $1.key }.compactMap { key, value in
+            // The ALSA configuration is read by the PCM check itself.
+            guard value.hasPrefix("/"), !(uri.scheme == "alsa" && key == "config") else { return nil }
+            let subject = "\(role.rawValue).\(key)"
+            if Self.secretQueryKeys.contains(key) { return secret(subject, value) { $0.isEmpty ? "is empty" : nil } }
+            return checkDevice(subject, value, path: value, access: .read, requireCharacterDevice: false)
         }
     }
 

@@ -200,6 +200,23 @@ import Testing
         #expect(good.verdict == .ok, "\(good)")
     }
 
+    @Test func aSecretNamedInAPortsQueryIsCheckedLikeAKeyFile() throws {
+        let fixture = try Fixture()
+        let terminal = try PseudoTerminal.open()
+        defer { try? terminal.controller.close() }
+        let pin = try fixture.write("sim.pin", Array("1234\n".utf8), mode: 0o644)
+
+        let items = BoardCheck().run(try fixture.board(roles: ["modem": "serial:\(terminal.devicePath)?baud=115200&pin=\(pin)"]))
+        #expect(try Self.item("modem", in: items).verdict == .ok)
+        let line = try Self.item("modem.pin", in: items)
+        #expect(line.verdict == .fail)
+        #expect(line.detail.contains("readable by others"))
+
+        #expect(chmod(pin, 0o400) == 0)
+        let fixed = BoardCheck().run(try fixture.board(roles: ["modem": "serial:\(terminal.devicePath)?pin=\(pin)"]))
+        #expect(try Self.item("modem.pin", in: fixed).verdict == .ok)
+    }
+
     @Test func reportingKeysAreCheckedForOwnershipAndForm() throws {
         let fixture = try Fixture()
         let dc09 = try fixture.write("dc09.key", Array("00112233445566778899AABBCCDDEEFF".utf8), mode: 0o600)
