@@ -315,7 +315,7 @@ private final class Session: Sendable {
 
 /// ALSA's handler is process-wide: installed once, it routes each message to the session whose thread made
 /// the call (and drops messages from anywhere else rather than printing them on stderr).
-private let alsaMessagesRouted: Void = calsa_install_error_sink { context, function, error, message in
+let alsaMessagesRouted: Void = calsa_install_error_sink { context, function, error, message in
     guard let context, let message else { return }
     let session = Unmanaged<Session>.fromOpaque(context).takeUnretainedValue()
     session.alsaSaid(String(cString: message), function: function.map { String(cString: $0) } ?? "", error: error)

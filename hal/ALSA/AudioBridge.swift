@@ -17,6 +17,7 @@ public final class ALSAPlayback: VoiceOutput, @unchecked Sendable {
     // The PCM is used only by the bridge's writer thread, and closed after it has stopped.
     private let device: ALSAPCM
     public init(pcm: String, configText: String? = nil, sampleRate: Int = 8000, periodFrames: Int = 160) throws(HALError) {
+        _ = alsaMessagesRouted  // never on stderr
         do {
             device = try ALSAPCM(PCMSettings(pcm: pcm, configText: configText, sampleRate: sampleRate, channels: 1,
                                              periodFrames: periodFrames, playback: true))

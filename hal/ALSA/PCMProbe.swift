@@ -7,6 +7,7 @@ import HAL
 public enum PCMProbe {
     public static func open(pcm: String, configText: String? = nil, sampleRate: Int, channels: Int = 1,
                             periodFrames: Int, playback: Bool) throws(HALError) {
+        _ = alsaMessagesRouted  // ALSA's own messages never reach stderr (here: dropped; the error says enough)
         let settings = PCMSettings(pcm: pcm, configText: configText, sampleRate: sampleRate, channels: channels,
                                    periodFrames: periodFrames, playback: playback)
         do {
