@@ -33,9 +33,16 @@ enum BoardReader {
             if uri.scheme == "sim", kind == .device {
                 throw rolesReader.error(role.rawValue, "simulated backend \"\(text)\" on a board of kind \"device\" (expected a real port)")
             }
+            // Board I/O ports are checked here, so a wrong line number or key name is a board error at load
+            // (and in --check), not a failure at assembly on the device.
+            _ = try BoardIOPort.parse(uri, role: role, file: r.file)
             roles[role] = uri
         }
         try rolesReader.rejectUnknownKeys()
+        if roles[.modemPower] != nil || roles[.modemReset] != nil, let modem = roles[.modem], modem.scheme != "serial" {
+            throw rolesReader.error(roles[.modemPower] != nil ? Role.modemPower.rawValue : Role.modemReset.rawValue,
+                                    "a modem power or reset line needs a real modem (\"serial:…\"); \"\(modem)\" has its own")
+        }
         for role in [Role.button, .position, .modem, .reportLink] where roles[role] == nil {
             throw rolesReader.error(role.rawValue, "missing (every board needs button, position, modem and reportLink)")
         }
