@@ -117,6 +117,13 @@ extension ModemEmulator {
         case "+CFUN=1,1":
             respond([], final: "OK")
             powerCycle()
+        // What generic modem libraries ask at connect (python-gsmmodem's connect(), for one); a real module answers.
+        case "Z", "Z0", "&F", "&F0", "+CFUN=1": respond([], final: "OK")
+        case "+CFUN?": respond(["+CFUN: 1"], final: "OK")
+        case "+CGMI", "+GMI": respond(["Quectel"], final: "OK")
+        case "+CGMM", "+GMM": respond(["EC25"], final: "OK")
+        case "+CGMR", "+GMR": respond(["EC25EFAR06A06M4G"], final: "OK")
+        case "+CSCA?": respond(["+CSCA: \"+32475161616\",145"], final: "OK")
         case "A": answer()
         case "H", "+CHUP": hangUpAll()
         case "+CHLD=0": releaseWaiting()
