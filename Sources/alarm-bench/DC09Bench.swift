@@ -91,7 +91,7 @@ enum DC09FrameSize {
 
     /// The receiver's encrypted ACK, built as SimCentre's receiver builds it.
     static func ack(account: DC09Account, key: DC09Key) throws -> Int {
-        let head = "\"*ACK\"0001R\(account.receiver)L\(account.prefix)#\(account.account)["
+        let head = "\"*ACK\"0001R\(account.receiver ?? "0")L\(account.prefix)#\(account.account)["
         var random = SystemRandomNumberGenerator()
         let now = WallTime(millisecondsSince1970: SystemTime.wallMilliseconds())
         return try DC09Frame.wrap(Array(head.utf8) + DC09Cipher.encryptedTail("]" + DC09Timestamp.format(now), key: key, using: &random)).count

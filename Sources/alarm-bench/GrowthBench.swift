@@ -42,6 +42,7 @@ struct GrowthBench {
         for load in loads {
             var dials: [Double] = []
             var frames: [Double] = []
+            var stuck = 0
             for iteration in 0..<iterations {
                 // A directory per device: the journal writes of the one before may still be landing in its own.
                 let device = try StorageDirectory(path: "\(work)/\(load.rawValue)-\(iteration)")
@@ -51,7 +52,7 @@ struct GrowthBench {
                 let (dial, frame) = try alarm(journal: SealedJournal(sealing: FileJournal(directory: device), with: key),
                                               receiverPort: receiver.tcpPort, dc09Key: dc09Key, queued: load == .queued1k)
                 dials.append(Double(dial) / 1000)
-                frames.append(Double(frame) / 1000)
+                if let frame { frames.append(Double(frame) / 1000) } else { stuck += 1 }
             }
             let setting = switch load {
             case .baseline: "an empty journal, no backlog"
@@ -71,12 +72,14 @@ struct GrowthBench {
             harness.record(Self.names(load)[1],
                            definition: "hold timer fires → the first DC-09 frame of the alarm written to the TCP socket, with \(setting)",
                            unit: "µs", samples: frames, goal: .described("no growth: beside growth.trigger-to-first-frame.baseline"),
-                           note: note)
+                           note: note + (stuck == 0 ? "" : "; \(stuck) of \(iterations) alarm frames did NOT leave within 5 s "
+                                         + "(left out of the figures: the frame waited for a retry the manual clock never ran)"))
         }
     }
 
     /// One alarm on a fresh device: (trigger → dial entered, trigger → first alarm frame in the socket), ns.
-    func alarm(journal: any JournalStore, receiverPort: UInt16, dc09Key: DC09Key, queued: Bool) throws -> (Int64, Int64) {
+    /// The frame is nil when it did not leave within 5 s (on the manual clock no retry ever comes).
+    func alarm(journal: any JournalStore, receiverPort: UInt16, dc09Key: DC09Key, queued: Bool) throws -> (Int64, Int64?) {
         let clock = ManualClock(wallOrigin: WallTime(millisecondsSince1970: SystemTime.wallMilliseconds()))
         let marks = StampProbe()
         let account = DC09Account(receiver: "1", prefix: "1", account: "B1")
@@ -113,10 +116,10 @@ struct GrowthBench {
         clock.advance(by: .milliseconds(1999))
         let start = SystemTime.monotonicNanoseconds()
         clock.advance(by: .milliseconds(1))
-        guard let frame = marks.wait(for: "frame") else { throw BenchFailure("no alarm frame") }
+        let frame = marks.wait(for: "frame")
         // Dead before the next device takes the directory: no late ACK may write this one's journal there.
         runtime.stopForPowerLoss()
-        return (dialled.at - start, frame - start)
+        return (dialled.at - start, frame.map { $0 - start })
     }
 
     /// A journal of `journalEntries` copies of a real idle-state entry (sealed with the device's key), built once; each

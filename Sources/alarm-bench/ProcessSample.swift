@@ -18,6 +18,9 @@ struct ProcessSample {
     /// VmRSS and VmHWM of the process, KiB.
     var residentKiB: Int
     var peakResidentKiB: Int
+    /// RssAnon: the process's own (private, dirty) memory; the rest of VmRSS is file-backed pages of the binary and
+    /// the shared libraries, clean and reclaimable.
+    var anonymousKiB: Int
 
     static func read(pid: Int32) -> ProcessSample? {
         let at = SystemTime.monotonicNanoseconds()
@@ -30,7 +33,8 @@ struct ProcessSample {
             let switches = (Int64(task["voluntary_ctxt_switches"] ?? "") ?? 0) + (Int64(task["nonvoluntary_ctxt_switches"] ?? "") ?? 0)
             threads[tid] = Thread(tid: tid, name: text(base + "/comm")?.trimmed ?? "?", cpuNanoseconds: cpu, switches: switches)
         }
-        return ProcessSample(at: at, threads: threads, residentKiB: kib(status["VmRSS"]), peakResidentKiB: kib(status["VmHWM"]))
+        return ProcessSample(at: at, threads: threads, residentKiB: kib(status["VmRSS"]), peakResidentKiB: kib(status["VmHWM"]),
+                             anonymousKiB: kib(status["RssAnon"]))
     }
 
     /// CPU time and switches between two readings, per thread (a thread that started in between counts from zero;
