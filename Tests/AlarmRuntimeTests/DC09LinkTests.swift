@@ -132,6 +132,23 @@ import Testing
         #expect(!outcomes(events).contains { $0.0 == 4 && $0.1 == .acknowledged }, "the link never resends a refused frame by itself")
     }
 
+    /// TCP is stop-and-wait; what must arrive does not queue behind a waiting position update.
+    @Test func anAlarmGoesBeforeAWaitingPositionUpdate() throws {
+        var lossy = DC09Receiver.Policy()
+        lossy.ignoreFirst = 1
+        let r = try receiver(lossy)
+        defer { r.stop() }
+        let (link, events) = try link([DC09Endpoint(.tcp, host: "127.0.0.1", port: r.tcpPort)])
+        link.send(report(10, .positionUpdate))  // outstanding, unanswered
+        link.send(report(11, .positionUpdate))  // waits
+        link.send(report(12, .alarm))           // waits, but ahead of 11
+        link.send(report(10, .positionUpdate))  // the core's resend: answered now, and the queue moves
+        #expect(waitFor(events, 11, .acknowledged))
+        let order = r.received.filter { !$0.duplicate }.map(\.sequence)
+        let alarm = try #require(order.firstIndex(of: 12)), position = try #require(order.firstIndex(of: 11))
+        #expect(alarm < position, "\(order)")
+    }
+
     @Test func lostAckMeansTheSameSequenceAgainAndTheCentreCountsOne() throws {
         var lossy = DC09Receiver.Policy()
         lossy.ignoreFirst = 1

@@ -193,8 +193,15 @@ public final class DC09ReportLink: ReportLink, DeviceStateReporting {
                 s.waiting[index] = report
             } else {
                 // A newer position makes a waiting older one worthless (the core has dropped it already).
-                if report.kind == .positionUpdate { s.waiting.removeAll { $0.kind == .positionUpdate } }
-                s.waiting.append(report)
+                if report.kind == .positionUpdate {
+                    s.waiting.removeAll { $0.kind == .positionUpdate }
+                    s.waiting.append(report)
+                } else {
+                    // What must arrive (the alarm, a cancel, the end, trouble) goes before a waiting position: on a
+                    // stop-and-wait link every frame ahead of the alarm costs the dispatcher a round trip.
+                    let firstPosition = s.waiting.firstIndex { $0.kind == .positionUpdate } ?? s.waiting.endIndex
+                    s.waiting.insert(report, at: firstPosition)
+                }
             }
             return true
         }
