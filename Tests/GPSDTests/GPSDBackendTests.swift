@@ -69,6 +69,43 @@ import Testing
         }
     }
 
+    /// Idle, one fix per interval reaches the core and the stream is paused in between: the daemon reads a handful
+    /// of reports per interval instead of two per epoch. An alarm resumes the stream at once.
+    @Test func idleStreamIsPausedBetweenFixesAndAnAlarmResumesIt() throws {
+        guard GPSFake.isAvailable else {
+            Issue.record(Comment(rawValue: GPSFake.unavailableMessage))
+            return
+        }
+        // 300 epochs, replayed a sentence per 0.1 s: minutes of log, enough for the idle intervals and the alarm after them.
+        let fake = try GPSFake.start(log: GPSFake.fixture("ghent-drive.nmea"), cycleSeconds: 0.1)
+        defer { fake.stop() }
+        #expect(fake.waitUntilListening(seconds: 10))
+        let updates = Collector<PositionUpdate>()
+        let source = GPSDPositionSource(host: "127.0.0.1", port: fake.port, clock: SystemClock(), logger: logger,
+                                        idleInterval: .seconds(4), silenceLimit: .seconds(2))
+        source.setRate(.idle)
+        try source.start { updates.append($0) }
+        defer { source.stop() }
+        #expect(updates.waitUntil(seconds: 20) { fixes($0).count >= 1 })
+        let start = source.traffic
+        let fixesBefore = fixes(updates.all).count
+        // Three more idle fixes: they come an interval apart, and the stream is paused in between.
+        let began = SystemTime.monotonicNanoseconds()
+        #expect(updates.waitUntil(seconds: 30) { fixes($0).count >= fixesBefore + 3 })
+        let seconds = Double(SystemTime.monotonicNanoseconds() - began) / 1e9
+        let idle = (reports: source.traffic.reports - start.reports, pauses: source.traffic.pauses - start.pauses)
+        #expect(seconds > 7, "three fixes in \(seconds) s at a 4 s idle interval")
+        #expect(idle.pauses >= 2, "paused \(idle.pauses) times")
+        // Streaming, gpsd sends every report of every epoch (TPV, SKY, GST: several a second here).
+        #expect(Double(idle.reports) < seconds * 2, "\(idle.reports) reports read in \(seconds) s while idle")
+
+        source.setRate(.alarm)
+        let alarmStart = fixes(updates.all).count
+        // gpsfake's cycle is per sentence (four per epoch here): a fix every 0.4 s while streaming, against one per 4 s idle.
+        #expect(updates.waitUntil(seconds: 3) { fixes($0).count >= alarmStart + 3 },
+                "an alarm gets every fix at once: \(fixes(updates.all).count - alarmStart) fixes in 3 s")
+    }
+
     @Test func gpsdNotRunningThenStartedThenRestarted() throws {
         guard GPSFake.isAvailable else {
             Issue.record(Comment(rawValue: GPSFake.unavailableMessage))

@@ -19,6 +19,10 @@ public final class GPSDPositionSource: PositionSourceDevice {
         var reportedLost = false
         var fixes = 0
         var reconnects = 0
+        /// Reports read from gpsd (benchmarks and tests: what idle pausing saves).
+        var reports = 0
+        /// Outside an alarm the stream is paused between fixes; each pause is counted.
+        var pauses = 0
         /// From the latest SKY report.
         var satellitesUsed: Int?
         /// gpsd may repeat a TPV within one cycle: the same fix twice is not news.
@@ -37,8 +41,8 @@ public final class GPSDPositionSource: PositionSourceDevice {
     private let wake = DispatchSemaphore(value: 0)
     private let worker = DispatchQueue(label: "alarmd.gpsd")
 
-    /// `idleInterval`: outside an alarm at most one fix per interval reaches the core (the receiver stays warm,
-    /// the device stays quiet); during an alarm every fix does. `silenceLimit`: no report from gpsd for this
+    /// `idleInterval`: outside an alarm about one fix per interval reaches the core (never two within the interval
+    /// less `idleLead`; the receiver stays warm, the device stays quiet); during an alarm every fix does. `silenceLimit`: no report from gpsd for this
     /// long means the receiver is gone.
     public init(host: String, port: UInt16, clock: any Clock, logger: Logger,
                 idleInterval: Duration = .seconds(10), silenceLimit: Duration = .seconds(3)) {
@@ -64,6 +68,7 @@ public final class GPSDPositionSource: PositionSourceDevice {
             state.rate = rate
             if rate == .alarm { state.lastDeliveredAt = nil }  // the next fix goes out at once
         }
+        if rate == .alarm { wake.signal() }  // a paused stream resumes now
     }
 
     /// Ends the worker within about a second (its wait bound).
@@ -75,6 +80,13 @@ public final class GPSDPositionSource: PositionSourceDevice {
     }
 
     public var counters: (fixes: Int, reconnects: Int) { state.withLock { ($0.fixes, $0.reconnects) } }
+    /// Reports read from gpsd and idle pauses taken, since start.
+    public var traffic: (reports: Int, pauses: Int) { state.withLock { ($0.reports, $0.pauses) } }
+
+    /// How long a paused stream is re-opened before the next idle fix is due (gpsd's WATCH answer plus the next
+    /// epoch of a warm receiver), and how long an idle watch lasts when no fix comes (indoors).
+    static let idleLead = Duration.milliseconds(1500)
+    static let idleWatchWindow = Duration.seconds(3)
 
     /// For benchmarks: called with the monotonic nanoseconds at which gpsd's report became readable on the
     /// socket, just before the fix it carried goes to the core.
@@ -108,7 +120,26 @@ public final class GPSDPositionSource: PositionSourceDevice {
             backoff = .seconds(1)
             _ = gps_stream(data, UInt32(WATCH_ENABLE | WATCH_JSON), nil)
             var lastReport = clock.now()
+            var watchingSince = clock.now()
             while !stopped {
+                // Outside an alarm only one fix per idle interval reaches the core, yet gpsd streams two reports
+                // per epoch: between fixes the stream is paused (gpsd keeps a receiver opened with -n warm), so the
+                // idle daemon sleeps instead of reading reports it would throw away.
+                if let pause = idlePause(watchingSince: watchingSince) {
+                    _ = gps_stream(data, UInt32(WATCH_DISABLE), nil)
+                    // What was already on its way is stale by the time the pause ends.
+                    while gps_waiting(data, 100_000) {
+                        data.pointee.set = 0
+                        if gps_read(data, nil, 0) < 0 { break }
+                    }
+                    state.withLock { $0.pauses += 1 }
+                    _ = wake.wait(timeout: .now() + .milliseconds(Int(max(pause.milliseconds, 1))))
+                    if stopped { break }
+                    guard gps_stream(data, UInt32(WATCH_ENABLE | WATCH_JSON), nil) == 0 else { break }
+                    watchingSince = clock.now()
+                    lastReport = clock.now()
+                    continue
+                }
                 if gps_waiting(data, 1_000_000) {
                     var now = timespec()
                     clock_gettime(CLOCK_MONOTONIC, &now)
@@ -120,6 +151,7 @@ public final class GPSDPositionSource: PositionSourceDevice {
                     guard status >= 0 else { break }  // gpsd went away (restart, crash): reconnect
                     guard status > 0 else { continue }  // only part of a line so far
                     lastReport = clock.now()
+                    state.withLock { $0.reports += 1 }
                     handle(data.pointee, arrival: arrival)
                 } else if clock.now() - lastReport > silenceLimit {
                     reportLost(.timeout)
@@ -132,6 +164,21 @@ public final class GPSDPositionSource: PositionSourceDevice {
                 logger.warning("gpsd connection lost; reconnecting", metadata: ["gpsd": "\(host):\(port)"])
                 reportLost(.unavailable)
             }
+        }
+    }
+
+    /// Outside an alarm: how long to pause the stream now — after the interval's fix went to the core, until shortly
+    /// before the next one is due; or, when no fix came within the watch window, for the rest of the interval.
+    private func idlePause(watchingSince: Instant) -> Duration? {
+        let now = clock.now()
+        return state.withLock { state -> Duration? in
+            guard state.rate == .idle else { return nil }
+            if let delivered = state.lastDeliveredAt, delivered >= watchingSince {
+                let resume = delivered + idleInterval - Self.idleLead
+                return resume > now ? resume - now : nil
+            }
+            guard now - watchingSince >= Self.idleWatchWindow else { return nil }
+            return idleInterval > Self.idleWatchWindow + Self.idleLead ? idleInterval - Self.idleWatchWindow : nil
         }
     }
 
@@ -157,7 +204,8 @@ public final class GPSDPositionSource: PositionSourceDevice {
             state.reportedLost = false
             mapped.satellitesUsed = state.satellitesUsed
             if mapped == state.lastDelivered { return false }
-            if state.rate == .idle, let last = state.lastDeliveredAt, now - last < idleInterval { return false }
+            // The stream re-opens shortly before an idle fix is due; the first fix after that counts as the one due.
+            if state.rate == .idle, let last = state.lastDeliveredAt, now - last < idleInterval - Self.idleLead { return false }
             state.lastDeliveredAt = now
             state.lastDelivered = mapped
             state.fixes += 1
