@@ -125,7 +125,7 @@ import Testing
         #expect(amplifier.detail.contains(fixture.path("gpiochip7")))
 
         // An LED output is checked by the file that drives it; a line number after a device's path leads to it.
-        let outputs = BoardCheck().run(try fixture.board(roles: ["vibrator": "led:\(led)", "amplifierEnable": "gpio:/dev/null/17"]))
+        let outputs = BoardCheck().run(try fixture.board(roles: ["vibrator": "led:\(led)", "amplifierEnable": "gpio:/dev/null?line=17"]))
         #expect(try Self.item("vibrator", in: outputs).verdict == .ok)
         #expect(try Self.item("vibrator", in: outputs).detail.contains("(rw, "))
         #expect(try Self.item("amplifierEnable", in: outputs).verdict == .ok)
