@@ -21,4 +21,30 @@ import Testing
         #expect(status.signal == 21)
         #expect(status.cell == CellInfo(mcc: 206, mnc: 1, areaCode: 0x3E9, cellID: 0x1A2B3C, accessTechnology: "LTE"))
     }
+
+    /// The port opens while the modem boots: the first probe is lost. RDY says the modem listens now, so the
+    /// driver probes again at once instead of after the probe's 1 s timeout.
+    @Test func aProbeLostDuringBootIsRepeatedWhenTheModemSaysRDY() throws {
+        let rig = try ModemRig { $0.bootTime = .milliseconds(300) }
+        rig.port.open()
+        rig.settle()
+        #expect(rig.emulator.transcript.filter { $0 == "→ AT" }.isEmpty)  // the emulator ignores bytes while booting
+        rig.advance(.milliseconds(300))  // boot, RDY; the lost probe's timeout (at 1 s) has not run out
+        #expect(rig.waitFor { rig.driver.phase == .ready })
+        let transcript = rig.emulator.transcript
+        let rdy = try #require(transcript.firstIndex(of: "← RDY (URC)"))
+        #expect(transcript[rdy...].contains("→ AT"))
+        #expect(rig.driver.engine.consecutiveTimeouts == 0)
+    }
+
+    /// Without RDY (a modem that does not announce itself) the probe's own timeout still finds it.
+    @Test func aModemThatNeverSaysRDYIsFoundByTheProbeRetry() throws {
+        let rig = try ModemRig(profile: .generic) { $0.bootTime = .milliseconds(300); $0.announcesReady = false }
+        rig.port.open()
+        rig.advance(.milliseconds(300))
+        rig.settle()
+        #expect(rig.driver.phase == .starting)
+        rig.advance(.milliseconds(700))  // the first probe's 1 s runs out: the second is answered
+        #expect(rig.waitFor { rig.driver.phase == .ready })
+    }
 }

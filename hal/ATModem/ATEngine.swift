@@ -128,6 +128,24 @@ public final class ATEngine: Sendable {
     /// e.g. after start-up probes that timed out).
     public func resyncBeforeNextCommand() { state.withLock { $0.needsResync = true } }
 
+    /// The modem has just said it booted (RDY): the command in flight, if `unheard` says the modem cannot have
+    /// listened to it, fails now with `.timedOut` instead of at its deadline. Returns whether one did. Not counted
+    /// as a hang: the modem was not there to answer.
+    @discardableResult
+    public func expireInFlight(if unheard: (ATCommand) -> Bool) -> Bool {
+        var expired = false
+        let actions = decide { state -> [Action] in
+            guard let inFlight = state.inFlight, !inFlight.isSync, unheard(inFlight.pending.command) else { return [] }
+            inFlight.timer?.cancel()
+            state.inFlight = nil
+            state.staleAnswerPrefixes.formUnion(inFlight.pending.command.responsePrefixes)
+            expired = true
+            return [.complete(inFlight.pending.completion, .timedOut)] + Self.startNext(&state)
+        }
+        perform(actions)
+        return expired
+    }
+
     /// The port went away or the modem restarted: everything waiting fails with `.aborted`.
     public func abortAll(reconnecting: Bool = true) {
         let actions = decide { state -> [Action] in

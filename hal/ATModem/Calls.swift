@@ -276,7 +276,16 @@ extension ATModemDriver {
             registrationChanged()
         case .ready:
             // The modem restarted on its own and forgot every setting.
-            if phase == .ready { recover(reason: "modem restarted (RDY)") }
+            switch phase {
+            case .ready:
+                recover(reason: "modem restarted (RDY)")
+            case .starting, .recovering:
+                // A probe sent while the modem booted was lost: probe again now, not when its 1 s runs out
+                // (after a power cycle mid-alarm that second delays the redial).
+                engine.expireInFlight { $0.text == "AT" }
+            default:
+                break
+            }
         case .simState(let text):
             let present = !text.uppercased().contains("NOT INSERTED")
             state.withLock { $0.simPresent = present }
