@@ -20,7 +20,9 @@ struct FootprintBench {
     }
 
     static let names = ["footprint.startup-to-ready", "footprint.idle-cpu", "footprint.idle-wakeups", "footprint.idle-rss",
-                        "footprint.idle-wakeups-evidence-ring", "footprint.alarm-rss-evidence", "footprint.release-binary-size"]
+                        "footprint.idle-working-set",
+                        "footprint.idle-wakeups-evidence-ring", "footprint.alarm-rss-evidence", "footprint.alarm-working-set-evidence",
+                        "footprint.release-binary-size"]
 
     func run(_ harness: inout BenchmarkHarness) throws {
         guard Self.names.contains(where: harness.wants) else { return }
@@ -41,8 +43,8 @@ struct FootprintBench {
         try StorageDirectory(path: work).replaceAtomically("centre-evidence.pub", with: Array(hex(Array(centreKey)).utf8))
 
         if harness.wants("footprint.startup-to-ready") { try startup(&harness, receiverPort: receiver.tcpPort) }
-        if ["footprint.idle-cpu", "footprint.idle-wakeups", "footprint.idle-rss"].contains(where: harness.wants) { try idle(&harness, receiverPort: receiver.tcpPort) }
-        if harness.wants("footprint.alarm-rss-evidence") || harness.wants("footprint.idle-wakeups-evidence-ring") {
+        if ["footprint.idle-cpu", "footprint.idle-wakeups", "footprint.idle-rss", "footprint.idle-working-set"].contains(where: harness.wants) { try idle(&harness, receiverPort: receiver.tcpPort) }
+        if ["footprint.alarm-rss-evidence", "footprint.alarm-working-set-evidence", "footprint.idle-wakeups-evidence-ring"].contains(where: harness.wants) {
             try alarm(&harness, receiverPort: receiver.tcpPort)
         }
     }
@@ -116,6 +118,16 @@ struct FootprintBench {
                        goal: .atMost(10, of: .max, "≤ 10 MB (issue 10)"),
                        note: "idle board without evidence; VmHWM \(mb(window.peakKiB)) MB; of VmRSS, \(mb(window.anonymousKiB)) MB "
                            + "anonymous (RssAnon), the rest file-backed pages of the binary and its shared libraries")
+        if let touched = window.referencedKiB {
+            harness.record("footprint.idle-working-set",
+                           definition: "pages alarmd touched during the idle window: accessed bits cleared at its start "
+                               + "(/proc/PID/clear_refs), Referenced of /proc/PID/smaps_rollup at its end (MB = 2^20 bytes)",
+                           unit: "MB", samples: [BenchmarkHarness.megabytes(kibibytes: touched)],
+                           note: "what idling needs resident, code and data; VmRSS also holds start-up's pages and the cached "
+                               + "file pages the kernel maps around each fault, which are clean and reclaimable")
+        } else {
+            harness.skip("footprint.idle-working-set", definition: "", reason: "/proc/PID/clear_refs or smaps_rollup not usable here")
+        }
         print("footprint idle: \(window.byThread)")
     }
 
@@ -135,6 +147,7 @@ struct FootprintBench {
                        note: "10 s; sim: audio delivers a 20 ms period at a time, as the ALSA microphone would; by thread: \(ring.byThread)")
 
         let before = ProcessSample.read(pid: daemon.pid)?.residentKiB ?? 0
+        let clearedReferences = ProcessSample.clearReferenced(pid: daemon.pid)
         let response = try ControlClient(socketPath: socket(board)).request(ControlRequest(command: "sim", arguments: ["press", "0.5s"]))
         guard response.ok else { throw BenchFailure("press refused: \(response.error ?? "")") }
         var samples: [Double] = []
@@ -158,6 +171,14 @@ struct FootprintBench {
                        unit: "MB", samples: samples, goal: .atMost(14, of: .max, "≤ 14 MB (issue 10)"),
                        note: "sim: audio at 8 kHz, 5 s pre-trigger ring, 2 s chunks sealed and signed; \(mb(before)) MB just before the press, "
                            + "VmHWM \(mb(peak)) MB, at most \(mb(anonymous)) MB of it anonymous (RssAnon)")
+        if clearedReferences, let touched = ProcessSample.referencedKiB(pid: daemon.pid) {
+            harness.record("footprint.alarm-working-set-evidence",
+                           definition: "pages alarmd touched from the press to 15 s into the alarm with evidence recording "
+                               + "(as footprint.idle-working-set)",
+                           unit: "MB", samples: [BenchmarkHarness.megabytes(kibibytes: touched)])
+        } else {
+            harness.skip("footprint.alarm-working-set-evidence", definition: "", reason: "/proc/PID/clear_refs or smaps_rollup not usable here")
+        }
     }
 
     // MARK: binary
@@ -182,6 +203,8 @@ struct FootprintBench {
         var residentKiB = 0
         var peakKiB = 0
         var anonymousKiB = 0
+        /// Pages touched during the window (nil when the kernel does not offer clear_refs/smaps_rollup).
+        var referencedKiB: Int?
         var byThread = ""
     }
 
@@ -189,6 +212,7 @@ struct FootprintBench {
     /// meanwhile (no request to the daemon: it would be a wake-up).
     func measureWindow(_ pid: Int32, seconds: Int) -> Window {
         var window = Window()
+        let clearedReferences = ProcessSample.clearReferenced(pid: pid)
         guard let first = ProcessSample.read(pid: pid) else { return window }
         var previous = first
         var elapsed = 0
@@ -205,6 +229,7 @@ struct FootprintBench {
             window.anonymousKiB = now.anonymousKiB
             previous = now
         }
+        if clearedReferences { window.referencedKiB = ProcessSample.referencedKiB(pid: pid) }
         let total = ProcessSample.delta(first, previous)
         window.byThread = total.threads.filter { $0.switches > 0 || $0.cpuNanoseconds > 0 }.map { thread in
             "\(thread.name)[\(thread.tid)] \(BenchmarkHarness.rounded(Double(thread.switches) / total.seconds))/s "

@@ -41,21 +41,8 @@ final class LiveModemLine: Sendable {
         self.emulator = emulator
         let pty = try PseudoTerminal.open()
         devicePath = pty.devicePath
-        let front = IdentityFront()
-        let replies = ReplySink()
-        connection = StreamConnection(
-            descriptor: pty.controller, queue: queue,
-            onBytes: { bytes in
-                for piece in front.take(bytes) {
-                    switch piece {
-                    case .toModem(let line): emulator.receive(line)
-                    case .reply(let answer): replies.send(answer)
-                    }
-                }
-            },
-            onClose: { _ in })
+        connection = StreamConnection(descriptor: pty.controller, queue: queue, onBytes: { emulator.receive($0) }, onClose: { _ in })
         let connection = self.connection
-        replies.attach { try? connection.send($0) }
         emulator.attach { try? connection.send($0) }
         connection.start()
         // The modem has booted (and said RDY) before anyone opens the port.
@@ -77,54 +64,6 @@ final class LiveModemLine: Sendable {
             return at
         }
     }
-}
-
-/// Identification commands a Quectel EC25 answers and our emulator does not (it serves our driver, which never
-/// sends them). python-gsmmodem's connect() sends them and gives up on an ERROR; everything else goes to the
-/// emulator untouched, one whole line at a time.
-final class IdentityFront: Sendable {
-    enum Piece { case toModem([UInt8]), reply([UInt8]) }
-
-    static let answers: [String: [String]] = [
-        "ATZ": [],
-        "AT+CFUN?": ["+CFUN: 1"],
-        "AT+CGMI": ["Quectel"],
-        "AT+CGMM": ["EC25"],
-        "AT+CGMR": ["Revision: EC25EFAR06A06M4G"],
-        "AT+CSCA?": ["+CSCA: \"+32475161616\",145"],
-    ]
-
-    private let state = Mutex<(line: [UInt8], echo: Bool)>(([], true))
-
-    func take(_ bytes: [UInt8]) -> [Piece] {
-        state.withLock { state in
-            var pieces: [Piece] = []
-            for byte in bytes {
-                guard byte == 0x0D else {
-                    if !(byte == 0x0A && state.line.isEmpty) { state.line.append(byte) }
-                    continue
-                }
-                let line = state.line
-                state.line = []
-                let command = String(decoding: line, as: UTF8.self).uppercased()
-                if let lines = Self.answers[command] {
-                    var text = state.echo ? command + "\r" : ""
-                    for answer in lines { text += "\r\n\(answer)\r\n" }
-                    pieces.append(.reply(Array((text + "\r\nOK\r\n").utf8)))
-                } else {
-                    if command == "ATE0" || command == "ATE1" { state.echo = command == "ATE1" }
-                    pieces.append(.toModem(line + [0x0D]))
-                }
-            }
-            return pieces
-        }
-    }
-}
-
-final class ReplySink: Sendable {
-    private let write = Mutex<(@Sendable ([UInt8]) -> Void)?>(nil)
-    func attach(_ body: @escaping @Sendable ([UInt8]) -> Void) { write.withLock { $0 = body } }
-    func send(_ bytes: [UInt8]) { write.withLock { $0 }?(bytes) }
 }
 
 // MARK: Our driver on real time
