@@ -4,7 +4,7 @@ import Logging
 import PosixIO
 
 extension DeviceAssembly {
-    /// `alsa:PCM?rate=8000&channels=1&period=160&config=FILE`: the microphone through ALSA. `config` names a file of
+    /// `alsa:PCM?rate=8000&channels=1&period=800&config=FILE`: the microphone through ALSA. `config` names a file of
     /// ALSA configuration text used instead of the system's (a file-backed PCM for the simulator, no /etc changes).
     static func assembleALSA(_ board: Board, _ uri: PortURI, clock: any Clock, logger: Logger) throws(BoardError) -> ALSACapture {
         func problem(_ text: String) -> BoardError { BoardError(file: board.file, key: "roles.audio", problem: text) }
@@ -13,8 +13,11 @@ extension DeviceAssembly {
         guard rate == 8000 || rate == 16000 else { throw problem("rate: expected 8000 or 16000, got \(uri.query["rate"] ?? "")") }
         let channels = Int(uri.query["channels"] ?? "1") ?? -1
         guard (1...8).contains(channels) else { throw problem("channels: expected 1-8") }
-        let period = Int(uri.query["period"] ?? String(rate / 50)) ?? -1
+        let period = Int(uri.query["period"] ?? String(board.defaultCapturePeriodFrames(rate: rate))) ?? -1
         guard (32...8192).contains(period) else { throw problem("period: expected 32-8192 frames") }
+        if board.roles[.voiceOut] != nil, period > rate / 25 {
+            throw problem("period: with roles.voiceOut at most \(rate / 25) frames (40 ms): the listen-in bridge holds 60 ms")
+        }
         var configText: String?
         if let file = uri.query["config"] {
             do {

@@ -73,7 +73,7 @@ public struct BoardCheck: Sendable {
             guard let (host, port) = uri.hostAndPort else { return BoardCheckItem(name, .fail, "\(short): expected gpsd://HOST:PORT") }
             return checkGPSD(name, host: host, port: port)
         case ("alsa", _):
-            return checkPCM(name, uri, playback: role == .voiceOut)
+            return checkPCM(name, uri, playback: role == .voiceOut, board: board)
         case ("modem", _):
             let modem = board.roles[.modem]
             let atModem = modem?.scheme == "serial" || modem?.scheme == "pty"
@@ -238,7 +238,7 @@ public struct BoardCheck: Sendable {
 
     // MARK: ALSA
 
-    func checkPCM(_ name: String, _ uri: PortURI, playback: Bool) -> BoardCheckItem {
+    func checkPCM(_ name: String, _ uri: PortURI, playback: Bool, board: Board) -> BoardCheckItem {
         let short = "alsa:\(uri.target)"
         var configText: String?
         if let file = uri.query["config"] {
@@ -250,7 +250,8 @@ public struct BoardCheck: Sendable {
         }
         let rate = Int(uri.query["rate"] ?? "8000") ?? 8000
         let channels = Int(uri.query["channels"] ?? "1") ?? 1
-        let period = Int(uri.query["period"] ?? String(rate / 50)) ?? rate / 50
+        let fallback = playback ? rate / 50 : board.defaultCapturePeriodFrames(rate: rate)
+        let period = Int(uri.query["period"] ?? String(fallback)) ?? fallback
         do {
             try PCMProbe.open(pcm: uri.target, configText: configText, sampleRate: rate, channels: playback ? 1 : channels,
                               periodFrames: period, playback: playback)

@@ -157,7 +157,7 @@ public enum DeviceAssembly {
         if let audioURI = uri(.audio) {
             switch audioURI.scheme {
             case "sim":
-                let simAudio = SimAudio(clock: clock)
+                let simAudio = SimAudio(clock: clock, framePeriod: .milliseconds(board.defaultCapturePeriodFrames(rate: 8000) / 8))
                 sim.audio = simAudio
                 audio = simAudio
             case "alsa":
@@ -165,7 +165,7 @@ public enum DeviceAssembly {
                 audioRate = capture.sampleRate
                 audio = capture
             default:
-                throw unsupported(.audio, audioURI, "\"alsa:PCM?rate=8000&channels=1&period=160[&config=FILE]\" or \"sim:\"")
+                throw unsupported(.audio, audioURI, "\"alsa:PCM?rate=8000&channels=1[&period=FRAMES][&config=FILE]\" or \"sim:\"")
             }
         }
         var vibrator: (any Vibrator)?

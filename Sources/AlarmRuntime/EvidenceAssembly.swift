@@ -53,7 +53,7 @@ extension DeviceAssembly {
         recorderSettings.chunkDuration = settings.chunk
         recorderSettings.storageLimitBytes = settings.storageLimitMB << 20
         let recorder = EvidenceRecorder(settings: recorderSettings, centre: centre, device: device, store: FileEvidenceStore(root: root))
-        return EvidenceRecording(recorder: recorder, deviceID: board.deviceID, logger: logger)
+        return EvidenceRecording(recorder: recorder, deviceID: board.deviceID, sampleRate: sampleRate, logger: logger)
     }
 
     static func hex(_ text: String) -> [UInt8]? {

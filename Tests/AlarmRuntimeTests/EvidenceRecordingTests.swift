@@ -1,8 +1,9 @@
 import AlarmCore
-import AlarmRuntime
+@testable import AlarmRuntime
 import Crypto
 import Evidence
 import Glibc
+import HAL
 import Logging
 import PosixIO
 import SimBackends
@@ -50,5 +51,35 @@ import Testing
         #expect(seconds >= 5.4 && seconds <= 6.6, "\(seconds) s")
         // The device's own keys do not open it.
         #expect(throws: EvidenceChunk.ChunkError.cannotDecrypt) { try EvidenceChunk.open(chunks[0], centre: Curve25519.KeyAgreement.PrivateKey()) }
+    }
+
+    /// Periods reach the recorder in batches; the press hands over what waits, so the recording's pre-trigger part
+    /// ends with the last period captured before it, nothing dropped or reordered.
+    @Test func batchedAudioReachesTheRecordingUpToThePress() throws {
+        let dir = "/tmp/alarm-evidence-batch-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { _ = try? ChildProcess.spawn("/bin/rm", ["-rf", dir]).wait(timeoutMilliseconds: 10_000) }
+        let store = FileEvidenceStore(root: try StorageDirectory(path: dir))
+        let centre = Curve25519.KeyAgreement.PrivateKey()
+        var settings = EvidenceRecorder.Settings(deviceID: "BE-EV-2", sampleRate: 8000)
+        settings.preTrigger = .seconds(1)
+        settings.chunkDuration = .seconds(1)
+        let recorder = EvidenceRecorder(settings: settings, centre: centre.publicKey, device: Curve25519.Signing.PrivateKey(), store: store)
+        let recording = EvidenceRecording(recorder: recorder, deviceID: "BE-EV-2", sampleRate: 8000, batch: .milliseconds(250),
+                                          logger: Logger(label: "ev", factory: { _ in SwiftLogNoOpLogHandler() }))
+        // 32 periods of 100 ms, each filled with its own number: batches of 300 ms leave the last two waiting.
+        for period in 0..<32 {
+            recording.audio(AudioFrame(samples: [Int16](repeating: Int16(period), count: 800), sampleRate: 8000, capturedAt: .origin),
+                            capturedAtUTC: 1_000 + Int64(period) * 100)
+        }
+        recording.alarmStarted(number: 1, atUTC: 4_200)
+        recording.alarmEnded()
+        recording.flush()
+
+        let id = try #require(try store.recordings().first).id
+        let opened = try store.chunks(id).map { try EvidenceChunk.open($0, centre: centre) }
+        let samples = opened.flatMap(\.samples)
+        #expect(samples.count == 8000)  // the 1 s ring, whole
+        #expect(samples.first == 22 && samples.last == 31)
+        #expect(opened.first?.header.capturedAtMilliseconds == 3_200)
     }
 }

@@ -43,4 +43,29 @@ import Testing
         for _ in 0..<30 { clock.advance(by: .milliseconds(100)) }
         #expect((try StorageDirectory.readFile(dir + "/voice.raw"))?.count == afterCall, "and nothing after it")
     }
+
+    /// The capture period follows the board: 100 ms without a bridge, 20 ms with one; a bridge board refuses a
+    /// period its 60 ms queue could not carry, naming the file and the key.
+    @Test func theCapturePeriodFitsTheBridge() throws {
+        func board(_ roles: String) throws -> Board {
+            try Board.parse(Array("""
+                { name: "p", kind: "simulator", device: { id: "BE-P-1" }, silence: "usb-audio-no-playback",
+                  roles: { button: "sim:", position: "sim:", modem: "sim:", reportLink: "sim:", \(roles) },
+                  storage: "/tmp/alarm-period-\(getpid())", controlSocket: "/tmp/alarm-period-\(getpid()).sock",
+                  alarm: { centreNumbers: ["+3292000101"] } }
+                """.utf8), file: "boards/p.json5")
+        }
+        #expect(try board(#"audio: "sim:""#).defaultCapturePeriodFrames(rate: 8000) == 800)
+        #expect(try board(#"audio: "sim:", voiceOut: "alsa:v""#).defaultCapturePeriodFrames(rate: 16000) == 320)
+        let tooLong = try board(#"audio: "alsa:mic?rate=8000&period=800", voiceOut: "alsa:v""#)
+        do {
+            _ = try DeviceAssembly.assemble(tooLong, clock: ManualClock(), logger: Logger(label: "p", factory: { _ in SwiftLogNoOpLogHandler() }),
+                                            store: InMemoryRecordStore())
+            Issue.record("a 100 ms period was accepted beside a voiceOut bridge")
+        } catch {
+            #expect(error.file == "boards/p.json5")
+            #expect(error.key == "roles.audio")
+            #expect(error.problem.contains("40 ms"))
+        }
+    }
 }

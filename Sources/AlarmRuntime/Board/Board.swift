@@ -158,3 +158,12 @@ public struct Board: Sendable {
         return try BoardReader.read(&reader)
     }
 }
+
+extension Board {
+    /// The microphone's period (frames a read, frames a wake-up) when the board does not say: 20 ms when it also
+    /// feeds the listen-in bridge (`voiceOut`: its queue holds at most 60 ms), else 100 ms. A recording does not care
+    /// about latency, and the idle daemon on an evidence board wakes once per period.
+    public func defaultCapturePeriodFrames(rate: Int) -> Int {
+        roles[.voiceOut] != nil ? rate / 50 : rate / 10
+    }
+}
