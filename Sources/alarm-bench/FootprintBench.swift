@@ -144,7 +144,7 @@ struct FootprintBench {
         harness.record("footprint.idle-wakeups-evidence-ring",
                        definition: "as footprint.idle-wakeups, on a board with evidence recording (the pre-trigger ring captures while idle)",
                        unit: "wakeups/s", samples: ring.wakeups,
-                       note: "10 s; sim: audio delivers a 20 ms period at a time, as the ALSA microphone would; by thread: \(ring.byThread)")
+                       note: "10 s; sim: audio delivers one 100 ms period at a time (the default period of a board without voiceOut), as the ALSA microphone would; the recorder takes them in 250 ms batches; by thread: \(ring.byThread)")
 
         let before = ProcessSample.read(pid: daemon.pid)?.residentKiB ?? 0
         let clearedReferences = ProcessSample.clearReferenced(pid: daemon.pid)
