@@ -269,19 +269,6 @@ extension LineChild {
 // MARK: Footprint from /proc, the same way for both processes
 
 enum ProcessFootprint {
-    /// CPU time of every thread of `pid`, in ns. /proc/PID/schedstat alone is the main thread's only.
-    static func cpuNanoseconds(_ pid: pid_t) -> Int64 {
-        let tasks = (try? StorageDirectory(path: "/proc/\(pid)/task").names()) ?? []
-        var total: Int64 = 0
-        for task in tasks {
-            guard let bytes = try? StorageDirectory.readFile("/proc/\(pid)/task/\(task)/schedstat"),
-                  let first = String(decoding: bytes, as: UTF8.self).split(separator: " ").first,
-                  let value = Int64(first) else { continue }
-            total += value
-        }
-        return total
-    }
-
     /// VmRSS in KiB.
     static func residentKiB(_ pid: pid_t) -> Int? {
         guard let bytes = try? StorageDirectory.readFile("/proc/\(pid)/status") else { return nil }
@@ -291,14 +278,14 @@ enum ProcessFootprint {
         return nil
     }
 
-    /// Percent of one core used by `pid` over `window`, sleeping meanwhile.
+    /// Percent of one core used by `pid` over `window`, sleeping meanwhile. Thread by thread (`ProcessSample.delta`):
+    /// a sum over whichever threads live at each end goes negative when a worker thread exits in between.
     static func idleCPUPercent(_ pid: pid_t, window: Duration) -> Double {
-        let cpuBefore = cpuNanoseconds(pid)
-        let start = SystemTime.monotonicNanoseconds()
+        guard let before = ProcessSample.read(pid: pid) else { return .nan }
         sleepFor(window)
-        let cpuAfter = cpuNanoseconds(pid)
-        let elapsed = SystemTime.monotonicNanoseconds() - start
-        return Double(cpuAfter - cpuBefore) / Double(elapsed) * 100
+        guard let after = ProcessSample.read(pid: pid) else { return .nan }
+        let delta = ProcessSample.delta(before, after)
+        return Double(delta.cpu) / (delta.seconds * 1e9) * 100
     }
 }
 
