@@ -64,7 +64,7 @@ struct GrowthBench {
             case .journal10k: "the trigger step finds the journal past its 64 KiB compaction size and replaces it with one entry "
                 + "(write, fsync, rename) before its effects run: one entry's cost, whatever the length"
             case .queued1k: "the link keeps one frame in flight and only the newest position update waiting (a newer one "
-                + "supersedes it), so the backlog collapses to at most two frames ahead of the alarm"
+                + "supersedes it), and an alarm frame goes before a waiting update, so only the frame in flight is ahead of the alarm"
             }
             harness.record(Self.names(load)[0],
                            definition: "hold timer fires → VoiceCalls.dial entered, with \(setting)",
