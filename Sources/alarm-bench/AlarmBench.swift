@@ -24,6 +24,8 @@ struct AlarmBench: ParsableCommand {
     @Option(help: "Length of the daemon's idle window for CPU and wakeups, seconds (600 for the issue's 10 minutes).")
     var idleSeconds = 120
     @Option(help: "Warm start-ups of the daemon to time.") var startups = 20
+    @Option(help: "The alarmd the footprint cases run (default: the one beside alarm-bench; e.g. .build-release/dist/alarmd, the static binary make release ships).")
+    var daemon: String?
 
     func run() throws {
         signal(SIGPIPE, SIG_IGN)
@@ -92,7 +94,7 @@ struct AlarmBench: ParsableCommand {
         try audioCases(&harness, iterations: iterations)
         bridgeCases(&harness, iterations: iterations)
         try GrowthBench(iterations: min(iterations, 300)).run(&harness)
-        try FootprintBench(idleSeconds: idleSeconds, startups: startups).run(&harness)
+        try FootprintBench(idleSeconds: idleSeconds, startups: startups, daemonOverride: daemon).run(&harness)
         try peerCases(&harness, iterations: iterations, output: output)
 
         print(harness.table)

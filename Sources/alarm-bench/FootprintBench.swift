@@ -13,8 +13,11 @@ struct FootprintBench {
     /// A slice of the idle window: CPU and wakeups are sampled per slice, so a periodic job shows in the max.
     var sliceSeconds = 10
 
+    var daemonOverride: String?
+
     let work = "/tmp/alarm-bench-footprint-\(getpid())"
     var daemonPath: String {
+        if let daemonOverride { return daemonOverride }
         let me = ChildProcess.executablePath()
         return String(me[..<(me.lastIndex(of: "/") ?? me.startIndex)]) + "/alarmd"
     }
@@ -116,7 +119,7 @@ struct FootprintBench {
                        definition: "VmRSS of alarmd at the end of the idle window (MB = 2^20 bytes)",
                        unit: "MB", samples: [BenchmarkHarness.megabytes(kibibytes: window.residentKiB)],
                        goal: .atMost(10, of: .max, "≤ 10 MB (issue 10)"),
-                       note: "idle board without evidence; VmHWM \(mb(window.peakKiB)) MB; of VmRSS, \(mb(window.anonymousKiB)) MB "
+                       note: "\(daemonPath), idle board without evidence; VmHWM \(mb(window.peakKiB)) MB; of VmRSS, \(mb(window.anonymousKiB)) MB "
                            + "anonymous (RssAnon), the rest file-backed pages of the binary and its shared libraries")
         if let touched = window.referencedKiB {
             harness.record("footprint.idle-working-set",
@@ -169,7 +172,7 @@ struct FootprintBench {
         harness.record("footprint.alarm-rss-evidence",
                        definition: "VmRSS of alarmd sampled every 250 ms over the first 15 s of an alarm with evidence recording (MB = 2^20 bytes)",
                        unit: "MB", samples: samples, goal: .atMost(14, of: .max, "≤ 14 MB (issue 10)"),
-                       note: "sim: audio at 8 kHz, 5 s pre-trigger ring, 2 s chunks sealed and signed; \(mb(before)) MB just before the press, "
+                       note: "\(daemonPath); sim: audio at 8 kHz, 5 s pre-trigger ring, 2 s chunks sealed and signed; \(mb(before)) MB just before the press, "
                            + "VmHWM \(mb(peak)) MB, at most \(mb(anonymous)) MB of it anonymous (RssAnon)")
         if clearedReferences, let touched = ProcessSample.referencedKiB(pid: daemon.pid) {
             harness.record("footprint.alarm-working-set-evidence",
