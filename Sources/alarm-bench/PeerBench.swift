@@ -270,13 +270,7 @@ extension LineChild {
 
 enum ProcessFootprint {
     /// VmRSS in KiB.
-    static func residentKiB(_ pid: pid_t) -> Int? {
-        guard let bytes = try? StorageDirectory.readFile("/proc/\(pid)/status") else { return nil }
-        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("VmRSS:") {
-            return line.split(separator: " ").dropFirst().first.flatMap { Int($0) }
-        }
-        return nil
-    }
+    static func residentKiB(_ pid: pid_t) -> Int? { ProcessSample.read(pid: pid)?.residentKiB }
 
     /// Percent of one core used by `pid` over `window`, sleeping meanwhile. Thread by thread (`ProcessSample.delta`):
     /// a sum over whichever threads live at each end goes negative when a worker thread exits in between.
