@@ -10,31 +10,60 @@ import LinuxBackends
 import Logging
 import PosixIO
 import SimBackends
+import SimCentre
 import SimTools
 import Synchronization
 
-/// A report link that only stamps when each position update is handed to it, and acknowledges at once.
-final class StampingLink: ReportLink {
-    private let sink = Mutex<(@Sendable (ReportLinkEvent) -> Void)?>(nil)
-    let sent = Mutex<[Int64: Int64]>([:])  // fix time (ms) → monotonic ns of the first update carrying it
+/// The real DC-09 link to a loopback receiver, noting which fix each position update carries, so that the moment
+/// its frame goes into the socket can be matched to the moment gpsd's report with that fix arrived.
+final class FrameStampingLink: ReportLink {
+    let inner: DC09ReportLink
+    private let stamps = Stamps()
+    private let fixBySequence = Mutex<[Int: Int64]>([:])
+    let written = Mutex<[Int64: Int64]>([:])  // fix time (ms) → monotonic ns when the first frame carrying it was written
     let signal = DispatchSemaphore(value: 0)
 
-    func start(_ events: @escaping @Sendable (ReportLinkEvent) -> Void) throws(HALError) { sink.withLock { $0 = events } }
+    init(settings: DC09LinkSettings, clock: any Clock, logger: Logger) {
+        var settings = settings
+        let stamps = self.stamps
+        settings.frameWritten = { sequence in stamps.written(sequence) }
+        inner = DC09ReportLink(settings: settings, clock: clock, logger: logger)
+        stamps.link.withLock { $0 = self }
+    }
+
+    /// Points the link's frame callback back at this object; `stop` clears it (the cycle would otherwise leak).
+    private final class Stamps: Sendable {
+        let link = Mutex<FrameStampingLink?>(nil)
+        func written(_ sequence: Int) { link.withLock { $0 }?.frameWritten(sequence) }
+    }
+
+    func start(_ events: @escaping @Sendable (ReportLinkEvent) -> Void) throws(HALError) { try inner.start(events) }
 
     func send(_ report: Report) {
-        let now = SystemTime.monotonicNanoseconds()
+        // Noted before the send: the frame may be written before `send` returns.
         if report.kind == .positionUpdate, let fix = report.position {
-            sent.withLock { if $0[fix.fixTime.millisecondsSince1970] == nil { $0[fix.fixTime.millisecondsSince1970] = now } }
-            signal.signal()
+            fixBySequence.withLock { $0[report.sequence] = fix.fixTime.millisecondsSince1970 }
         }
-        sink.withLock { $0 }?(.outcome(sequence: report.sequence, .acknowledged))
+        inner.send(report)
+    }
+
+    func stop() {
+        inner.stop()
+        stamps.link.withLock { $0 = nil }
+    }
+
+    private func frameWritten(_ sequence: Int) {
+        let now = SystemTime.monotonicNanoseconds()
+        guard let fixTime = fixBySequence.withLock({ $0[sequence] }) else { return }
+        written.withLock { if $0[fixTime] == nil { $0[fixTime] = now } }
+        signal.signal()
     }
 }
 
 extension AlarmBench {
     /// gpsd (replaying a fast drive through gpsfake) → libgps → core → report link, during an alarm.
     func gpsCase(_ harness: inout BenchmarkHarness, iterations: Int) throws {
-        let name = "gps.tpv-to-report-link"
+        let name = "gps.tpv-to-position-frame"
         if let filter, !name.contains(filter) { return }
         guard GPSFake.isAvailable else {
             print("\(name): skipped, gpsd is not installed (make bench installs it)")
@@ -57,7 +86,16 @@ extension AlarmBench {
         defer { source.stop() }
         let arrivals = StampTable()
         source.observeReports { arrival, fix in arrivals.stamp(fix.fixTime.millisecondsSince1970, arrival) }
-        let link = StampingLink()
+        let key = try DC09Key(text: "0123456789ABCDEF", encoding: .asciiHex)
+        let account = DC09Account(receiver: "1", prefix: "1", account: "B1")
+        let receiver = try DC09Receiver(accounts: ["B1": key])
+        receiver.start()
+        defer { receiver.stop() }
+        var linkSettings = DC09LinkSettings(endpoints: [DC09Endpoint(.tcp, host: "127.0.0.1", port: receiver.tcpPort)],
+                                            composer: DC09Composer(account: account, format: .siaDCS, deviceID: "BENCH"), key: key)
+        linkSettings.supervisionInterval = nil
+        let link = FrameStampingLink(settings: linkSettings, clock: clock, logger: logger)
+        defer { link.stop() }
         let button = SimButton(clock: clock)
         let modem = SimModem(clock: clock)
         var settings = AlarmSettings()
@@ -75,7 +113,7 @@ extension AlarmBench {
         let deadline = DispatchTime.now() + .seconds(epochs / 25 + 30)
         var samples: [Int64] = []
         while samples.count < iterations, link.signal.wait(timeout: deadline) == .success {
-            let sent = link.sent.withLock { $0 }
+            let sent = link.written.withLock { $0 }
             let arrived = arrivals.all
             samples = sent.compactMap { time, at in arrived[time].map { at - $0 } }.filter { $0 >= 0 }
         }
@@ -88,13 +126,14 @@ extension AlarmBench {
                             position: Fix(latitude: 51.05, longitude: 3.72, horizontalAccuracy: 6, fixTime: WallTime(millisecondsSince1970: 0),
                                           speed: 25, course: 0),
                             positionAge: .zero, previousPositions: [], cell: nil)
-        let bytes = try DC09FrameSize.frame(update, account: DC09Account(receiver: "1", prefix: "1", account: "B1"),
-                                            key: try DC09Key(text: "0123456789ABCDEF", encoding: .asciiHex))
-        harness.run(name, definition: "gpsd's report readable on the client socket → the position update handed to the report link (during an alarm)",
+        let bytes = try DC09FrameSize.frame(update, account: account, key: key)
+        harness.run(name, definition: "gpsd's report readable on the client socket → the DC-09 frame of the position update carrying that fix written to the TCP socket (during an alarm; AES-128, loopback receiver)",
                     iterations: queue.count, goal: .atMost(2000, "p99 ≤ 2 ms"),
                     limit: .uart(bytes: bytes, "the position update's DC-09 frame over PPP on the modem's UART"),
                     note: "the first fix of an alarm without one and every later fix that moved take the same path "
-                        + "(AlarmMachine fixReceived → queueReport); the first few fixes arrived before the alarm was raised") { queue.removeLast() }
+                        + "(AlarmMachine fixReceived → queueReport → composer, cipher, one write); the link is stop-and-wait, so a "
+                        + "fix arriving while the previous update awaits its ACK waits for it (a newer one supersedes it: no sample); "
+                        + "the first few fixes arrived before the alarm was raised") { queue.removeLast() }
     }
 }
 
