@@ -90,6 +90,8 @@ let package = Package(
         .target(name: "SimCentre", dependencies: ["AlarmCodecs", "AlarmCore", "PosixIO", "DC09"], swiftSettings: strict),
         // Helpers of the simulation tools (not firmware): a real gpsd replaying an NMEA log.
         .target(name: "SimTools", dependencies: ["PosixIO"], swiftSettings: strict),
+        // The benchmark table and JSON: alarm-bench only, never linked into the firmware.
+        .target(name: "BenchHarness", dependencies: ["PosixIO", "AlarmRuntime"], swiftSettings: strict),
 
         .executableTarget(name: "alarmd", dependencies: [
             "AlarmRuntime", "HAL", "LinuxBackends", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -104,7 +106,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         .executableTarget(name: "alarm-bench", dependencies: [
-            "AlarmRuntime", "AlarmCore", "HAL", "SimBackends", "LinuxBackends", "SimCentre", "PosixIO",
+            "BenchHarness", "AlarmRuntime", "AlarmCore", "HAL", "SimBackends", "LinuxBackends", "SimCentre", "PosixIO",
             "ATModem", "ModemEmulator", "GPSD", "SimTools", "DC09", "AlarmCodecs", "SecureStore", "Evidence", "ALSA",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -150,7 +152,7 @@ let package = Package(
         .testTarget(name: "ALSATests", dependencies: [
             "ALSA", "HAL", "AlarmCore", "SimBackends", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "AlarmRuntimeTests", dependencies: [
-            "AlarmRuntime", "AlarmCore", "HAL", "SimBackends", "LinuxBackends", "SimCentre", "PosixIO",
+            "BenchHarness", "AlarmRuntime", "AlarmCore", "HAL", "SimBackends", "LinuxBackends", "SimCentre", "PosixIO",
             "ATModem", "ModemEmulator", "ModemTestSupport", "SecureStore", "AlarmCodecs", "DC09", "CentreSMS", "Evidence",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log")]),

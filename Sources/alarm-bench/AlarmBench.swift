@@ -1,6 +1,7 @@
 import AlarmCore
 import AlarmRuntime
 import ArgumentParser
+import BenchHarness
 import Dispatch
 import Glibc
 import HAL

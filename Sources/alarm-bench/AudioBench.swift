@@ -1,10 +1,11 @@
 import ALSA
 import AlarmRuntime
+import BenchHarness
+import Crypto
+import Evidence
 import Glibc
 import HAL
 import Logging
-import Crypto
-import Evidence
 import PosixIO
 
 extension AlarmBench {

@@ -1,4 +1,5 @@
 import AlarmRuntime
+import BenchHarness
 import Crypto
 import Glibc
 import PosixIO

@@ -1,10 +1,11 @@
 import AlarmCodecs
 import AlarmCore
-import DC09
 import AlarmRuntime
+import BenchHarness
+import DC09
 import Dispatch
-import Glibc
 import GPSD
+import Glibc
 import HAL
 import LinuxBackends
 import Logging

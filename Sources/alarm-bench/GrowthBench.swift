@@ -1,6 +1,7 @@
 import AlarmCodecs
 import AlarmCore
 import AlarmRuntime
+import BenchHarness
 import DC09
 import Glibc
 import HAL

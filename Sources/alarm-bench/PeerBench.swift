@@ -1,6 +1,7 @@
 import ATModem
 import AlarmCore
 import AlarmRuntime
+import BenchHarness
 import Dispatch
 import FoundationEssentials
 import Glibc

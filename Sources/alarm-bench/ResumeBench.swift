@@ -1,5 +1,6 @@
 import AlarmCore
 import AlarmRuntime
+import BenchHarness
 import Glibc
 import HAL
 import LinuxBackends

@@ -2,7 +2,7 @@ import Glibc
 import PosixIO
 import Testing
 
-@testable import AlarmRuntime
+@testable import BenchHarness
 
 @Suite struct BenchmarkHarnessTests {
     @Test func statisticsOverAThousandSamples() {

@@ -1,3 +1,4 @@
+import AlarmRuntime
 import FoundationEssentials
 import PosixIO
 
