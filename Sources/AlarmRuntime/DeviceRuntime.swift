@@ -435,7 +435,7 @@ public final class DeviceRuntime: Sendable {
                     switch result {
                     case .success(let frame):
                         inner.withLock { $0.audioFrames += 1 }
-                        backends.voiceBridge?.push(frame.samples)
+                        backends.voiceBridge?.push(frame)
                     case .failure(let error):
                         inner.withLock { $0.audioFaults += 1 }
                         logger.warning("audio capture fault", metadata: ["error": "\(error)"])
@@ -460,7 +460,7 @@ public final class DeviceRuntime: Sendable {
                 switch result {
                 case .success(let frame):
                     inner.withLock { $0.audioFrames += 1 }
-                    backends.voiceBridge?.push(frame.samples)
+                    backends.voiceBridge?.push(frame)
                     microphoneSamples(frame.samples)
                     evidence.audio(frame, capturedAtUTC: clock.wallTime().millisecondsSince1970
                         - (clock.now() - frame.capturedAt).milliseconds)

@@ -70,4 +70,38 @@ final class StalledOutput: VoiceOutput {
         #expect(played.suffix(160) == ArraySlice(frame(99)))
         #expect(bridge.writtenSamples + bridge.droppedSamples == 100 * 160)
     }
+
+    /// A 16 kHz microphone into the modem's 8 kHz voice: every pair of samples becomes their mean, across frame
+    /// boundaries too, so the centre hears the room at the right speed and nothing is dropped.
+    @Test func a16kHzMicrophoneIsHalvedForThe8kHzModem() throws {
+        let output = StalledOutput()
+        output.release.signal()
+        let bridge = AudioBridge(open: { output }, sampleRate: 8000, bound: .seconds(2), logger: logger)
+        bridge.start()
+        // Frames of odd length (161 samples): a pair spans two frames now and then.
+        var captured: [Int16] = []
+        for n in 0..<20 {
+            let samples = (0..<161).map { Int16(truncatingIfNeeded: (n * 161 + $0) * 3) }
+            captured += samples
+            bridge.push(AudioFrame(samples: samples, sampleRate: 16000, capturedAt: .origin))
+        }
+        bridge.stop()
+        let played = output.played.withLock { $0 }.flatMap { $0 }
+        let expected = stride(from: 0, to: captured.count - 1, by: 2).map { Int16((Int32(captured[$0]) + Int32(captured[$0 + 1])) / 2) }
+        #expect(played == expected)
+        #expect(bridge.droppedSamples == 0)
+    }
+
+    /// 8 kHz frames pass unchanged; a rate the bridge cannot convert is dropped, never played at the wrong speed.
+    @Test func otherRatesAreNeverPlayedAtTheWrongSpeed() throws {
+        let output = StalledOutput()
+        output.release.signal()
+        let bridge = AudioBridge(open: { output }, sampleRate: 8000, bound: .seconds(2), logger: logger)
+        bridge.start()
+        bridge.push(AudioFrame(samples: frame(1), sampleRate: 8000, capturedAt: .origin))
+        bridge.push(AudioFrame(samples: frame(2), sampleRate: 44100, capturedAt: .origin))
+        bridge.stop()
+        #expect(output.played.withLock { $0 }.flatMap { $0 } == frame(1))
+        #expect(bridge.droppedSamples == 160)
+    }
 }

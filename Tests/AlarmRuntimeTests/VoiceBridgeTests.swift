@@ -65,7 +65,7 @@ import Testing
         } catch {
             #expect(error.file == "boards/p.json5")
             #expect(error.key == "roles.audio")
-            #expect(error.problem.contains("40 ms"))
+            #expect(error.problem.contains("30 ms"))
         }
     }
 }

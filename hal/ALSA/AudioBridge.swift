@@ -55,9 +55,13 @@ public final class AudioBridge: Sendable {
         var dropped = 0
         var written = 0
         var running = false
+        /// A 16 kHz frame of odd length leaves one sample for the next frame's first pair.
+        var unpaired: Int16?
     }
 
     let open: @Sendable () throws(HALError) -> any VoiceOutput
+    /// The output's rate (the modem's voice: 8 kHz).
+    public let sampleRate: Int
     let boundSamples: Int
     let logger: Logger
     let state = Mutex(State())
@@ -68,6 +72,7 @@ public final class AudioBridge: Sendable {
     public init(open: @escaping @Sendable () throws(HALError) -> any VoiceOutput, sampleRate: Int = 8000,
                 bound: Duration = .milliseconds(60), logger: Logger) {
         self.open = open
+        self.sampleRate = sampleRate
         boundSamples = max(1, Int(bound.milliseconds) * sampleRate / 1000)
         self.logger = logger
     }
@@ -93,7 +98,36 @@ public final class AudioBridge: Sendable {
         pthread_detach(thread)
     }
 
-    /// Captured audio in; never blocks the capture thread.
+    /// A captured frame in, at the microphone's rate. At twice the output's rate (a 16 kHz microphone, the modem's
+    /// 8 kHz voice) each pair of samples is averaged into one: a plain low-pass and decimation, enough for speech,
+    /// and the centre never hears audio at half speed. Any other rate is dropped with one log line (boards allow
+    /// 8 and 16 kHz only).
+    public func push(_ frame: AudioFrame) {
+        if frame.sampleRate == sampleRate {
+            push(frame.samples)
+            return
+        }
+        guard frame.sampleRate == 2 * sampleRate else {
+            let first = state.withLock { s -> Bool in
+                defer { s.dropped += frame.samples.count }
+                return s.dropped == 0
+            }
+            if first { logger.error("listen-in bridge cannot convert \(frame.sampleRate) Hz to \(sampleRate) Hz; audio dropped") }
+            return
+        }
+        let halved = state.withLock { s -> [Int16] in
+            var input = frame.samples
+            if let carried = s.unpaired {
+                input.insert(carried, at: 0)
+                s.unpaired = nil
+            }
+            if input.count % 2 == 1 { s.unpaired = input.removeLast() }
+            return stride(from: 0, to: input.count, by: 2).map { Int16((Int32(input[$0]) + Int32(input[$0 + 1])) / 2) }
+        }
+        push(halved)
+    }
+
+    /// Captured audio in, at the output's rate; never blocks the capture thread.
     public func push(_ samples: [Int16]) {
         state.withLock { s in
             guard s.running else { return }
