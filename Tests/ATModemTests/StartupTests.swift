@@ -47,4 +47,18 @@ import Testing
         rig.advance(.milliseconds(700))  // the first probe's 1 s runs out: the second is answered
         #expect(rig.waitFor { rig.driver.phase == .ready })
     }
+
+    /// A modem that boots during the driver's last allowed probe: RDY ends that probe, and the probe asked again
+    /// is not counted as another failure, so the driver does not give up (recover, power-cycle) on a modem that has
+    /// just said it is ready.
+    @Test func aBootDuringTheLastProbeIsNotCountedAsAFailure() throws {
+        var settings = ATModemSettings()
+        settings.readyTimeout = .seconds(2)  // probes at 0, 1 and 2 s; the third is the last
+        let rig = try ModemRig(configure: { $0.bootTime = .milliseconds(2500) }, driverSettings: settings)
+        rig.port.open()
+        rig.advance(.milliseconds(2500))  // three probes lost, RDY during the last
+        #expect(rig.waitFor { rig.driver.phase == .ready })
+        #expect(rig.driver.restartCount == 0)
+        #expect(!rig.emulator.transcript.contains("-- power off"))
+    }
 }

@@ -129,10 +129,10 @@ public final class ATEngine: Sendable {
     public func resyncBeforeNextCommand() { state.withLock { $0.needsResync = true } }
 
     /// The modem has just said it booted (RDY): the command in flight, if `unheard` says the modem cannot have
-    /// listened to it, fails now with `.timedOut` instead of at its deadline. Returns whether one did. Not counted
-    /// as a hang: the modem was not there to answer.
+    /// listened to it, ends now as `.aborted` (the modem restarted before it finished) instead of timing out at its
+    /// deadline. Returns whether one did. Not counted as a timeout: the modem was not there to answer.
     @discardableResult
-    public func expireInFlight(if unheard: (ATCommand) -> Bool) -> Bool {
+    public func abortInFlight(if unheard: (ATCommand) -> Bool) -> Bool {
         var expired = false
         let actions = decide { state -> [Action] in
             guard let inFlight = state.inFlight, !inFlight.isSync, unheard(inFlight.pending.command) else { return [] }
@@ -140,7 +140,7 @@ public final class ATEngine: Sendable {
             state.inFlight = nil
             state.staleAnswerPrefixes.formUnion(inFlight.pending.command.responsePrefixes)
             expired = true
-            return [.complete(inFlight.pending.completion, .timedOut)] + Self.startNext(&state)
+            return [.complete(inFlight.pending.completion, .aborted)] + Self.startNext(&state)
         }
         perform(actions)
         return expired

@@ -37,6 +37,8 @@ public final class ATModemDriver: NetworkMonitor, VoiceCalls, SMSSender, AlarmAw
         var pendingDialAcknowledged = false
         /// The SIM refused our PIN once: never send it again in this process (three wrong PINs lock the SIM).
         var pinRefused = false
+        /// The probe in flight was ended by RDY (the modem booted meanwhile): probe again without counting an attempt.
+        var probeEndedByRDY = false
         var portOpen = false
         /// Counts incoming-call announcements, so a +CLCC answer can tell whether it was asked after one.
         var announcements = 0

@@ -282,7 +282,8 @@ extension ATModemDriver {
             case .starting, .recovering:
                 // A probe sent while the modem booted was lost: probe again now, not when its 1 s runs out
                 // (after a power cycle mid-alarm that second delays the redial).
-                engine.expireInFlight { $0.text == "AT" }
+                state.withLock { $0.probeEndedByRDY = true }
+                if !engine.abortInFlight(if: { $0.text == "AT" }) { state.withLock { $0.probeEndedByRDY = false } }
             default:
                 break
             }

@@ -33,10 +33,19 @@ extension ATModemDriver {
         let limit = Int(settings.readyTimeout.milliseconds / 1000)
         engine.submit(ATCommand("AT", timeout: .seconds(1), resyncAfterTimeout: false)) { [self] outcome in
             guard current(generation) else { return }
+            let endedByRDY = outcome == .aborted && state.withLock { state -> Bool in
+                defer { state.probeEndedByRDY = false }
+                return state.probeEndedByRDY
+            }
             if outcome.isSuccess {
                 // Earlier probes that timed out may still be answered: pair answers and commands again first.
                 if attempt > 0 { engine.resyncBeforeNextCommand() }
                 initialise(generation: generation)
+            } else if endedByRDY {
+                // The modem booted while this probe was out (RDY): ask again now; the boot is not a failed attempt.
+                // Should it have heard the probe after all, its late OK is paired away by the resync.
+                engine.resyncBeforeNextCommand()
+                probe(generation: generation, attempt: attempt)
             } else if attempt < limit {
                 probe(generation: generation, attempt: attempt + 1)
             } else {
