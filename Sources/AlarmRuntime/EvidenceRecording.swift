@@ -27,6 +27,8 @@ public final class EvidenceRecording: Sendable {
     /// its end reach the recorder in the order they happened.
     let waiting = Mutex<(samples: [Int16], capturedAtUTC: Int64)>(([], 0))
     let batchSamples: Int
+    /// Frame times jitter by the capture thread's scheduling; beyond this a frame does not continue the batch.
+    static let gapToleranceMilliseconds: Int64 = 10
 
     /// `batch`: the most audio that waits before it is handed over (the recorder sees it that much later; the alarm
     /// hands it over at once).
@@ -40,6 +42,12 @@ public final class EvidenceRecording: Sendable {
 
     func audio(_ frame: AudioFrame, capturedAtUTC: Int64) {
         waiting.withLock { waiting in
+            // A batch is one stretch of time (the recorder dates it by its first sample): after a gap (an overrun,
+            // a reopened device) what waits goes first and the new frame starts a batch of its own.
+            if !waiting.samples.isEmpty {
+                let continuesAt = waiting.capturedAtUTC + Int64(waiting.samples.count) * 1000 / Int64(frame.sampleRate)
+                if abs(capturedAtUTC - continuesAt) > Self.gapToleranceMilliseconds { handOver(&waiting) }
+            }
             if waiting.samples.isEmpty { waiting.capturedAtUTC = capturedAtUTC }
             waiting.samples += frame.samples
             if waiting.samples.count >= batchSamples { handOver(&waiting) }

@@ -82,4 +82,36 @@ import Testing
         #expect(samples.first == 22 && samples.last == 31)
         #expect(opened.first?.header.capturedAtMilliseconds == 3_200)
     }
+
+    /// After a gap in capture (an overrun, a reopened device) the audio just before the press keeps its own time:
+    /// a batch never spans the gap, so the recorder dates the newest audio by the frame that started it.
+    @Test func theNewestAudioKeepsItsTimeAcrossACaptureGap() throws {
+        let dir = "/tmp/alarm-evidence-gap-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { _ = try? ChildProcess.spawn("/bin/rm", ["-rf", dir]).wait(timeoutMilliseconds: 10_000) }
+        let store = FileEvidenceStore(root: try StorageDirectory(path: dir))
+        let centre = Curve25519.KeyAgreement.PrivateKey()
+        var settings = EvidenceRecorder.Settings(deviceID: "BE-EV-3", sampleRate: 8000)
+        settings.preTrigger = .seconds(1)
+        settings.chunkDuration = .seconds(2)
+        let recorder = EvidenceRecorder(settings: settings, centre: centre.publicKey, device: Curve25519.Signing.PrivateKey(), store: store)
+        let recording = EvidenceRecording(recorder: recorder, deviceID: "BE-EV-3", sampleRate: 8000, batch: .milliseconds(250),
+                                          logger: Logger(label: "ev", factory: { _ in SwiftLogNoOpLogHandler() }))
+        func period(_ number: Int, at utc: Int64) {
+            recording.audio(AudioFrame(samples: [Int16](repeating: Int16(number), count: 800), sampleRate: 8000, capturedAt: .origin),
+                            capturedAtUTC: utc)
+        }
+        for number in 0..<10 { period(number, at: 1_000 + Int64(number) * 100) }
+        period(10, at: 2_500)  // 500 ms of audio never arrived before this period
+        recording.alarmStarted(number: 1, atUTC: 2_600)
+        recording.alarmEnded()
+        recording.flush()
+
+        let id = try #require(try store.recordings().first).id
+        let opened = try store.chunks(id).map { try EvidenceChunk.open($0, centre: centre) }
+        let first = try #require(opened.first)
+        let samples = opened.flatMap(\.samples)
+        #expect(samples.last == 10)
+        // The last period (800 samples) starts where it was captured.
+        #expect(first.header.capturedAtMilliseconds + Int64(samples.count - 800) * 1000 / 8000 == 2_500)
+    }
 }

@@ -272,7 +272,9 @@ private final class Session: Sendable {
                     for i in 0..<count { out[i] = buffer[i * channels] }
                     initialized = count
                 }
-                deliver(.success(AudioFrame(samples: samples, sampleRate: settings.sampleRate, capturedAt: clock.now())))
+                // The read returns once its last frame is in: the first was captured one read's duration earlier.
+                let duration = Duration.nanoseconds(Int64(count) * 1_000_000_000 / Int64(settings.sampleRate))
+                deliver(.success(AudioFrame(samples: samples, sampleRate: settings.sampleRate, capturedAt: clock.now() - duration)))
                 continue
             }
             // A blocking read that returns nothing is broken: treated as an I/O error rather than retried at

@@ -57,7 +57,8 @@ public final class SimAudio: AudioCapture {
             }
             state.phase = (state.phase + count) % 40
             state.delivered += 1
-            return .success(AudioFrame(samples: samples, sampleRate: sampleRate, capturedAt: clock.now()))
+            // Delivered when the period ends, as a real capture is: its first sample is a period old.
+            return .success(AudioFrame(samples: samples, sampleRate: sampleRate, capturedAt: clock.now() - framePeriod))
         }
         relay.emit(outcome)
         let running = state.withLock { $0.timer != nil }
