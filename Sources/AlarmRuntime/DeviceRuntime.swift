@@ -206,6 +206,13 @@ public final class DeviceRuntime: Sendable {
     /// Waits until every evidence chunk decided so far is stored (tests, shutdown).
     public func flushEvidence() { backends.evidence?.flush() }
 
+    /// Shutdown (after the backends stopped): the recording being made is closed, its last partial chunk sealed and
+    /// stored, and waited for. The alarm itself is not ended: it resumes from the journal after the restart.
+    public func closeEvidence() {
+        backends.evidence?.alarmEnded()
+        backends.evidence?.flush()
+    }
+
     /// Waits until every storage write decided so far has reached storage (for shutdown and tests).
     public func flushPersistence() { persistQueue.sync {} }
 

@@ -78,6 +78,7 @@ struct Alarmd: ParsableCommand {
             service.stopping()
             control.stop()
             device.stop()
+            device.runtime.closeEvidence()
             device.runtime.flushPersistence()
             Glibc.exit(0)
         }

@@ -114,4 +114,37 @@ import Testing
         // The last period (800 samples) starts where it was captured.
         #expect(first.header.capturedAtMilliseconds + Int64(samples.count - 800) * 1000 / 8000 == 2_500)
     }
+
+    /// The daemon stopping mid-alarm (SIGTERM) seals what the recording holds instead of losing the chunk being filled.
+    @Test func stoppingMidAlarmKeepsThePartialChunk() throws {
+        let dir = "/tmp/alarm-evidence-stop-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { _ = try? ChildProcess.spawn("/bin/rm", ["-rf", dir]).wait(timeoutMilliseconds: 10_000) }
+        let storage = try StorageDirectory(path: dir)
+        let centre = Curve25519.KeyAgreement.PrivateKey()
+        try storage.replaceAtomically("centre.pub", with: Array(hex(centre.publicKey.rawRepresentation).utf8))
+        let text = """
+            { name: "ev", kind: "simulator", device: { id: "BE-EV-4" }, silence: "no-speaker",
+              roles: { button: "sim:", position: "sim:", modem: "sim:", reportLink: "sim:", audio: "sim:" },
+              storage: "\(dir)/state", controlSocket: "\(dir)/sock",
+              alarm: { centreNumbers: ["+3292000101"] },
+              evidence: { centreKeyFile: "\(dir)/centre.pub", preTrigger: "2s", chunk: "10s" } }
+            """
+        let board = try Board.parse(Array(text.utf8), file: "boards/ev.json5")
+        let clock = ManualClock()
+        let device = try DeviceAssembly.assemble(board, clock: clock, logger: Logger(label: "ev", factory: { _ in SwiftLogNoOpLogHandler() }),
+                                                 store: InMemoryRecordStore())
+        try device.start()
+        for _ in 0..<30 { clock.advance(by: .milliseconds(100)) }
+        device.simulation.button?.press(holding: .milliseconds(2500))
+        for _ in 0..<40 { clock.advance(by: .milliseconds(100)) }  // the hold, then about 1.5 s of alarm: no chunk full yet
+        #expect(device.runtime.status.mode == "alarm")
+        device.stop()
+        device.runtime.closeEvidence()
+
+        let store = FileEvidenceStore(root: try StorageDirectory(path: dir + "/state/evidence"))
+        let id = try #require(try store.recordings().first).id
+        let samples = try store.chunks(id).map { try EvidenceChunk.open($0, centre: centre) }.flatMap(\.samples)
+        // The 2 s ring and the alarm's first second or so, none of it lost.
+        #expect(samples.count >= 8000 * 3)
+    }
 }
