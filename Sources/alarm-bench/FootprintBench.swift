@@ -260,9 +260,9 @@ struct FootprintBench {
         var elapsed = 0
         while elapsed < seconds {
             let slice = min(sliceSeconds, seconds - elapsed)
-            pause(seconds: Double(slice))
+            // Read every 100 ms, so threads that end within the slice still count up to their last reading.
+            guard let now = ProcessSample.track(pid: pid, from: previous, seconds: Double(slice)) else { break }
             elapsed += slice
-            guard let now = ProcessSample.read(pid: pid) else { break }
             let d = ProcessSample.delta(previous, now)
             window.cpuPercent.append(Double(d.cpu) / (d.seconds * 1e9) * 100)
             window.wakeups.append(Double(d.switches) / d.seconds)
@@ -277,8 +277,11 @@ struct FootprintBench {
             "\(thread.name)[\(thread.tid)] \(BenchmarkHarness.rounded(Double(thread.switches) / total.seconds))/s "
                 + "\(BenchmarkHarness.rounded(Double(thread.cpuNanoseconds) / 1e3)) µs"
         }.joined(separator: ", ")
-        let gone = first.threads.keys.filter { previous.threads[$0] == nil }
-        if !gone.isEmpty { window.byThread += "; \(gone.count) thread(s) ended during the window (their share is not counted)" }
+        let alive = Set(ProcessSample.read(pid: pid)?.threads.keys.map { $0 } ?? [])
+        let ended = previous.threads.keys.filter { !alive.contains($0) }
+        if !ended.isEmpty {
+            window.byThread += "; \(ended.count) thread(s) ended during the window (counted up to their last reading, ≤ 100 ms before)"
+        }
         return window
     }
 

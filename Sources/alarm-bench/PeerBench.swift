@@ -273,12 +273,12 @@ enum ProcessFootprint {
     /// VmRSS in KiB.
     static func residentKiB(_ pid: pid_t) -> Int? { ProcessSample.read(pid: pid)?.residentKiB }
 
-    /// Percent of one core used by `pid` over `window`, sleeping meanwhile. Thread by thread (`ProcessSample.delta`):
-    /// a sum over whichever threads live at each end goes negative when a worker thread exits in between.
+    /// Percent of one core used by `pid` over `window`. Thread by thread, read every 100 ms (`ProcessSample.track`):
+    /// a sum over whichever threads live at each end goes negative when a worker thread exits in between, and a
+    /// reading only at the ends would lose the CPU of a thread that ended.
     static func idleCPUPercent(_ pid: pid_t, window: Duration) -> Double {
-        guard let before = ProcessSample.read(pid: pid) else { return .nan }
-        sleepFor(window)
-        guard let after = ProcessSample.read(pid: pid) else { return .nan }
+        guard let before = ProcessSample.read(pid: pid),
+              let after = ProcessSample.track(pid: pid, from: before, seconds: Double(window.milliseconds) / 1000) else { return .nan }
         let delta = ProcessSample.delta(before, after)
         return Double(delta.cpu) / (delta.seconds * 1e9) * 100
     }

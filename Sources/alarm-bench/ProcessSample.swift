@@ -37,6 +37,35 @@ struct ProcessSample {
                              anonymousKiB: kib(status["RssAnon"]))
     }
 
+    /// This reading with the threads of `earlier` that have ended since kept at their last values: a ledger of
+    /// every thread seen. Read often enough (`track`), a thread's CPU and switches are not lost when it exits
+    /// (libdispatch ends idle worker threads) — at most what it did after the last reading.
+    func keepingEnded(from earlier: ProcessSample) -> ProcessSample {
+        var merged = self
+        for (tid, thread) in earlier.threads where merged.threads[tid] == nil { merged.threads[tid] = thread }
+        return merged
+    }
+
+    /// Reads `pid` every `step` for `seconds`, sleeping in between, and returns the ledger (`keepingEnded`) at the
+    /// end, or nil when the process is gone. Reading /proc does not wake the process read.
+    static func track(pid: Int32, from start: ProcessSample, seconds: Double, step: Double = 0.1) -> ProcessSample? {
+        var ledger = start
+        let end = SystemTime.monotonicNanoseconds() + Int64(seconds * 1e9)
+        while true {
+            let left = Double(end - SystemTime.monotonicNanoseconds()) / 1e9
+            if left > 0 { sleepSeconds(min(step, left)) }
+            guard let now = read(pid: pid) else { return nil }
+            ledger = now.keepingEnded(from: ledger)
+            if left <= step { return ledger }
+        }
+    }
+
+    private static func sleepSeconds(_ seconds: Double) {
+        var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - Double(Int(seconds))) * 1e9))
+        var left = timespec()
+        while nanosleep(&request, &left) == -1 && errno == EINTR { request = left }
+    }
+
     /// Clears the accessed bit of every page the process maps ("1" to /proc/PID/clear_refs): from then on, the
     /// Referenced total of /proc/PID/smaps_rollup counts only pages the process actually touches.
     static func clearReferenced(pid: Int32) -> Bool {
