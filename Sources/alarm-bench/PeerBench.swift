@@ -310,6 +310,11 @@ struct PeerComparison {
     static let python = ".venv/bin/python"
     static let script = "bench/peer/gsmmodem_prototype.py"
     static let number = "+3292000101"
+    /// Start-up work (first report, microphone self-test, SIM and network reads) settles before idle is measured, on
+    /// both sides alike.
+    static let settle: Duration = .seconds(5)
+    // The idle window (60 s in a full run) spans our daemon's slowest idle timers (30 s), so a window that falls
+    // between two of them cannot show it idle at zero.
 
     var calls: Int
     var startups: Int
@@ -344,7 +349,7 @@ extension AlarmBench {
                      "peer.ours.dial-to-ATD", "peer.ours.answer-to-connected", "peer.ours.process-start-to-modem-ready"]
         if let filter, !names.contains(where: { $0.contains(filter) }) { return }
         var comparison = PeerComparison(calls: max(5, min(50, iterations / 20)), startups: max(3, min(10, iterations / 100)),
-                                        idleWindow: .seconds(iterations >= 1000 ? 10 : 3))
+                                        idleWindow: .seconds(iterations >= 1000 ? 60 : 3))
         let peerMissing = PeerComparison.peerMissing()
         var peer: (dial: [Int64], detect: [Int64], startup: [Int64], startupInPython: [Int64], cpu: Double, rssKiB: Int)?
         if let peerMissing {
@@ -445,6 +450,7 @@ extension PeerComparison {
         if connected.polls == true {
             notes.append("python-gsmmodem-new found no call-state URCs it knows on this modem: it polls AT+CLCC every 0.5 s")
         }
+        sleepFor(Self.settle)
         let rss = ProcessFootprint.residentKiB(child.process.pid) ?? 0
         let cpu = ProcessFootprint.idleCPUPercent(child.process.pid, window: idleWindow)
 
@@ -506,6 +512,7 @@ extension PeerComparison {
         let (child, directory) = try startAlarmd(alarmd, modem: line.devicePath)
         defer { removeTree(directory) }
         guard child.waitFor("modem ready") != nil else { throw BenchFailure("alarmd never reported the modem ready") }
+        sleepFor(Self.settle)
         let rss = ProcessFootprint.residentKiB(child.process.pid)
         let cpu = ProcessFootprint.idleCPUPercent(child.process.pid, window: idleWindow)
         child.process.stop()
