@@ -15,9 +15,6 @@ extension DeviceAssembly {
         guard (1...8).contains(channels) else { throw problem("channels: expected 1-8") }
         let period = Int(uri.query["period"] ?? String(board.defaultCapturePeriodFrames(rate: rate))) ?? -1
         guard (32...8192).contains(period) else { throw problem("period: expected 32-8192 frames") }
-        if board.roles[.voiceOut] != nil, period > rate * 3 / 100 {
-            throw problem("period: with roles.voiceOut at most \(rate * 3 / 100) frames (30 ms): the listen-in bridge holds 60 ms")
-        }
         var configText: String?
         if let file = uri.query["config"] {
             do {

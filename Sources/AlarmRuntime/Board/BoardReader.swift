@@ -49,6 +49,13 @@ enum BoardReader {
         if silence == .amplifierOff, roles[.amplifierEnable] == nil {
             throw rolesReader.error("amplifierEnable", "missing (silence \"amplifier-off\" needs the amplifier's enable line)")
         }
+        // The listen-in bridge holds 60 ms: the microphone feeding it hands over periods of at most half that.
+        if roles[.voiceOut] != nil, let audio = roles[.audio], audio.scheme == "alsa", let period = audio.query["period"].flatMap({ Int($0) }) {
+            let limit = (Int(audio.query["rate"] ?? "8000") ?? 8000) * 3 / 100
+            if period > limit {
+                throw rolesReader.error(Role.audio.rawValue, "period: with roles.voiceOut at most \(limit) frames (30 ms): the listen-in bridge holds 60 ms")
+            }
+        }
 
         let storage = try r.required("storage", "a directory path for persistent state") { (r, k) throws(BoardError) in try r.string(k) }
         let control = try r.required("controlSocket", "a path for the local control socket") { (r, k) throws(BoardError) in try r.string(k) }
