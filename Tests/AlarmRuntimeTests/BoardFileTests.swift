@@ -3,6 +3,7 @@ import AlarmRuntime
 import Glibc
 import HAL
 import Logging
+import PosixIO
 import SimBackends
 import Testing
 
@@ -45,6 +46,21 @@ import Testing
         #expect(board.roles[.position]?.scheme == "gpsd")
         let scripted = try Board.load(path: "\(Self.repository)/boards/sim-scripted.json5")
         #expect(scripted.roles[.position]?.scheme == "sim")
+    }
+
+    /// Every board we ship is read as alarmd reads it: a mistake in a Pi board file must fail here, not on the
+    /// device at deployment.
+    @Test func everyShippedBoardIsValid() throws {
+        let names = try StorageDirectory(path: "\(Self.repository)/boards").names().filter { $0.hasSuffix(".json5") }.sorted()
+        #expect(names.contains("pi-zero2w-ec25.json5") && names.contains("pi4-sim7600.json5"))
+        for name in names {
+            let board = try Board.load(path: "\(Self.repository)/boards/\(name)")
+            if name.hasPrefix("pi") {
+                #expect(board.kind == .device, "\(name)")
+                #expect(board.testPort == nil, "\(name): the HIL test port stays off on a device")
+                #expect(!board.roles.values.contains { $0.scheme == "sim" || $0.scheme == "pty" }, "\(name)")
+            }
+        }
     }
 
     @Test func minimalBoardGetsProductDefaults() throws {
