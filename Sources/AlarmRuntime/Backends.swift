@@ -26,7 +26,7 @@ public struct Backends: Sendable {
     public var evidence: EvidenceRecording?
     /// Microphone → modem during calls (boards with a `voiceOut` role).
     public var voiceBridge: AudioBridge?
-    public var smsText: (@Sendable (Report, _ battery: Int?, _ signal: Int?) -> String)?
+    public var smsText: (@Sendable (Report, _ battery: Int?, _ signal: Int?) throws -> String)?
 
     public init(button: any ButtonInput, position: any PositionSourceDevice, network: any NetworkMonitor,
                 calls: any VoiceCalls, sms: any SMSSender, reportLink: any ReportLink,

@@ -52,10 +52,10 @@ extension DeviceAssembly {
 extension DeviceAssembly {
     /// The fallback SMS text: sealed with the device's SMS key unless the board asks for plain text. Simulator
     /// boards without a key file get one generated under their storage (like their storage key).
-    static func smsFormatter(_ board: Board, key: SMSKey?) -> (@Sendable (Report, Int?, Int?) -> String)? {
+    static func smsFormatter(_ board: Board, key: SMSKey?) -> (@Sendable (Report, Int?, Int?) throws -> String)? {
         guard board.reporting?.smsFormat != "plain", let key else { return nil }
         let deviceID = board.deviceID
-        return { report, battery, signal in SMSReport.encode(report, deviceID: deviceID, key: key, battery: battery, signal: signal) }
+        return { report, battery, signal in try SMSReport.encode(report, deviceID: deviceID, key: key, battery: battery, signal: signal) }
     }
 
     /// The device's SMS key: the board's file, or on simulator boards a generated one; nil when the board neither

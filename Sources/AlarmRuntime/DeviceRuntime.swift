@@ -378,8 +378,15 @@ public final class DeviceRuntime: Sendable {
         case .sendSMS(let number, let report):
             publish(.sms, "SMS fallback for report #\(report.sequence) to \(number)")
             let sequence = report.sequence
-            let text = backends.smsText?(report, state.power?.batteryPercent, state.network.status.signal)
-                ?? FallbackSMS.text(deviceID: identity.deviceID, report: report)
+            let text: String
+            do {
+                text = try backends.smsText?(report, state.power?.batteryPercent, state.network.status.signal)
+                    ?? FallbackSMS.text(deviceID: identity.deviceID, report: report)
+            } catch {
+                // The alarm must still go out: the plain text, which the centre reads too.
+                logger.error("fallback SMS could not be sealed; sending it in plain text", metadata: ["error": "\(error)"])
+                text = FallbackSMS.text(deviceID: identity.deviceID, report: report)
+            }
             backends.sms.send(text: text, to: number) { [self] result in
                 switch result {
                 case .success: post(.sms(sequence: sequence, accepted: true))

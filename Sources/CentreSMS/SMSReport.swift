@@ -49,12 +49,24 @@ public enum SMSReport {
         public var fields: [String: String]
     }
 
-    public static func encode(_ report: Report, deviceID: String, key: SMSKey, battery: Int? = nil, signal: Int? = nil) -> String {
+    /// Sealing failed (swift-crypto refused; with a 32-byte key it does not, but an alarm path must not trap).
+    public struct SealError: Error, Hashable, Sendable, CustomStringConvertible {
+        public var description: String
+    }
+
+    public static func encode(_ report: Report, deviceID: String, key: SMSKey, battery: Int? = nil, signal: Int? = nil) throws(SealError) -> String {
         let header = "\(tag) \(deviceID) \(report.alarmNumber) \(report.sequence)"
-        let sealed = try! AES.GCM.seal(payload(report, battery: battery, signal: signal), using: key.reports,
-                                       authenticating: Array(header.utf8))
-        // nonce | ciphertext | tag; base64 keeps to characters of the GSM 7-bit default alphabet.
-        return header + " " + sealed.combined!.base64EncodedString()
+        let sealed: AES.GCM.SealedBox
+        do {
+            sealed = try AES.GCM.seal(payload(report, battery: battery, signal: signal), using: key.reports,
+                                      authenticating: Array(header.utf8))
+        } catch {
+            throw SealError(description: "AES-GCM seal failed: \(error)")
+        }
+        // nonce | ciphertext | tag (always present with the default 12-byte nonce); base64 keeps to characters of
+        // the GSM 7-bit default alphabet.
+        guard let combined = sealed.combined else { throw SealError(description: "AES-GCM box without a combined form") }
+        return header + " " + combined.base64EncodedString()
     }
 
     public static func decode(_ text: String, key: SMSKey) throws(DecodeError) -> Decoded {

@@ -16,7 +16,7 @@ import Testing
     }
 
     @Test func reportSMSRoundTripsAndFitsOneMessage() throws {
-        let text = SMSReport.encode(report(), deviceID: "BE-SIM-0001", key: key, battery: 87, signal: 21)
+        let text = try SMSReport.encode(report(), deviceID: "BE-SIM-0001", key: key, battery: 87, signal: 21)
         #expect(text.hasPrefix("AL1 BE-SIM-0001 12 4711 "))
         #expect(text.count <= 160, "one SMS in the GSM 7-bit alphabet: \(text.count) characters")
         #expect(!text.contains("51.05"), "the position never travels in clear")
@@ -28,7 +28,7 @@ import Testing
         worst.positionAge = .seconds(86_399)
         worst.alarmNumber = 99_999
         worst.sequence = 9999
-        let longest = SMSReport.encode(worst, deviceID: String(repeating: "X", count: 32), key: key, battery: 100, signal: 31)
+        let longest = try SMSReport.encode(worst, deviceID: String(repeating: "X", count: 32), key: key, battery: 100, signal: 31)
         #expect(longest.count <= 160, "\(longest.count) characters")
         #expect(try SMSReport.decode(longest, key: key).fields["o"] == "-179.999990")
         #expect(try SMSPDU.submit(to: "+3292000199", text: text, reference: 1).count == 1)
@@ -42,7 +42,7 @@ import Testing
     }
 
     @Test func tamperedOrForeignReportSMSIsRejected() throws {
-        let text = SMSReport.encode(report(), deviceID: "BE-SIM-0001", key: key)
+        let text = try SMSReport.encode(report(), deviceID: "BE-SIM-0001", key: key)
         #expect(throws: SMSReport.DecodeError.notAuthentic) { try SMSReport.decode(text, key: otherKey) }
         // Moving the clear sequence (to hide a report as a duplicate) breaks authentication.
         let moved = text.replacingFirst(" 4711 ", with: " 4712 ")
