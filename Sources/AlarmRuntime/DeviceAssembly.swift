@@ -157,7 +157,7 @@ public enum DeviceAssembly {
         if let audioURI = uri(.audio) {
             switch audioURI.scheme {
             case "sim":
-                let simAudio = SimAudio(clock: clock, framePeriod: .milliseconds(board.defaultCapturePeriodFrames(rate: 8000) / 8))
+                let simAudio = SimAudio(clock: clock, framePeriod: board.defaultCapturePeriod)
                 sim.audio = simAudio
                 audio = simAudio
             case "alsa":

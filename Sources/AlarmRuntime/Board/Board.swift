@@ -160,10 +160,11 @@ public struct Board: Sendable {
 }
 
 extension Board {
-    /// The microphone's period (frames a read, frames a wake-up) when the board does not say: 20 ms when it also
-    /// feeds the listen-in bridge (`voiceOut`: its queue holds at most 60 ms), else 100 ms. A recording does not care
-    /// about latency, and the idle daemon on an evidence board wakes once per period.
-    public func defaultCapturePeriodFrames(rate: Int) -> Int {
-        roles[.voiceOut] != nil ? rate / 50 : rate / 10
-    }
+    /// The microphone's period (one read, one wake-up) when the board does not say: 20 ms when it also feeds the
+    /// listen-in bridge (`voiceOut`: its queue holds at most 60 ms), else 100 ms. A recording does not care about
+    /// latency, and the idle daemon on an evidence board wakes once per period.
+    public var defaultCapturePeriod: Duration { roles[.voiceOut] != nil ? .milliseconds(20) : .milliseconds(100) }
+
+    /// `defaultCapturePeriod` in frames at `rate`.
+    public func defaultCapturePeriodFrames(rate: Int) -> Int { Int(defaultCapturePeriod.milliseconds) * rate / 1000 }
 }
