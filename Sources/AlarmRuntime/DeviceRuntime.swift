@@ -445,16 +445,7 @@ public final class DeviceRuntime: Sendable {
         if on {
             microphoneSelfTest?.abandon()
             do {
-                try audio.start { [self] result in
-                    switch result {
-                    case .success(let frame):
-                        inner.withLock { $0.audioFrames += 1 }
-                        backends.voiceBridge?.push(frame)
-                    case .failure(let error):
-                        inner.withLock { $0.audioFaults += 1 }
-                        logger.warning("audio capture fault", metadata: ["error": "\(error)"])
-                    }
-                }
+                try audio.start { [self] result in _ = captured(result) }
                 publish(.device, "microphone capture on")
             } catch {
                 logger.error("microphone did not start; the call still carries the modem's own microphone path",
@@ -467,21 +458,29 @@ public final class DeviceRuntime: Sendable {
         }
     }
 
+    /// Every captured frame: counted, and into the listen-in bridge while a call has it open; a fault is counted
+    /// and logged. Returns the frame for the caller's own use.
+    private func captured(_ result: Result<AudioFrame, HALError>) -> AudioFrame? {
+        switch result {
+        case .success(let frame):
+            inner.withLock { $0.audioFrames += 1 }
+            backends.voiceBridge?.push(frame)
+            return frame
+        case .failure(let error):
+            inner.withLock { $0.audioFaults += 1 }
+            logger.warning("audio capture fault", metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
+
     private func startMicrophone() {
         guard let audio = backends.audio, let evidence = backends.evidence else { return }
         do {
             try audio.start { [self] result in
-                switch result {
-                case .success(let frame):
-                    inner.withLock { $0.audioFrames += 1 }
-                    backends.voiceBridge?.push(frame)
-                    microphoneSamples(frame.samples)
-                    evidence.audio(frame, capturedAtUTC: clock.wallTime().millisecondsSince1970
-                        - (clock.now() - frame.capturedAt).milliseconds)
-                case .failure(let error):
-                    inner.withLock { $0.audioFaults += 1 }
-                    logger.warning("audio capture fault", metadata: ["error": "\(error)"])
-                }
+                guard let frame = captured(result) else { return }
+                microphoneSamples(frame.samples)
+                evidence.audio(frame, capturedAtUTC: clock.wallTime().millisecondsSince1970
+                    - (clock.now() - frame.capturedAt).milliseconds)
             }
         } catch {
             logger.error("microphone did not start; no evidence recording", metadata: ["error": "\(error)"])
