@@ -3,6 +3,7 @@ import BenchHarness
 import Crypto
 import Glibc
 import PosixIO
+import SimBackends
 import SimCentre
 import SimTools
 
@@ -193,15 +194,8 @@ struct FootprintBench {
     func alsaRing(_ harness: inout BenchmarkHarness, receiverPort: UInt16) throws {
         let name = "footprint.idle-wakeups-evidence-ring-alsa"
         let storage = try StorageDirectory(path: work)
-        // 60 s of a quiet triangle wave, S16_LE mono 8 kHz (past its end the file PCM reads silence).
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(8000 * 60 * 2)
-        for i in 0..<(8000 * 60) {
-            let phase = i % 40
-            let sample = Int16((phase < 20 ? phase : 40 - phase) * 150 - 1500)
-            bytes.append(UInt8(truncatingIfNeeded: sample))
-            bytes.append(UInt8(truncatingIfNeeded: sample >> 8))
-        }
+        // 60 s of the simulated microphone's sound, S16_LE mono 8 kHz (past its end the file PCM reads silence).
+        let bytes = SimAudio.quietTriangle(count: 8000 * 60).flatMap { [UInt8(truncatingIfNeeded: $0), UInt8(truncatingIfNeeded: $0 >> 8)] }
         try storage.replaceAtomically("mic.raw", with: bytes)
         try storage.replaceAtomically("mic.conf", with: Array("""
             pcm.benchfile { type file  slave.pcm { type null }  file "/dev/null"  infile "\(work)/mic.raw"  format "raw" }

@@ -15,49 +15,43 @@ import SimCentre
 import SimTools
 import Synchronization
 
-/// The real DC-09 link to a loopback receiver, noting which fix each position update carries, so that the moment
-/// its frame goes into the socket can be matched to the moment gpsd's report with that fix arrived.
-final class FrameStampingLink: ReportLink {
-    let inner: DC09ReportLink
-    private let stamps = Stamps()
+/// Which fix each position update carried, and when its frame went into the socket (the link's `frameWritten`).
+final class FixFrameStamps: Sendable {
     private let fixBySequence = Mutex<[Int: Int64]>([:])
     let written = Mutex<[Int64: Int64]>([:])  // fix time (ms) → monotonic ns when the first frame carrying it was written
     let signal = DispatchSemaphore(value: 0)
 
+    func sending(_ report: Report) {
+        guard report.kind == .positionUpdate, let fix = report.position else { return }
+        fixBySequence.withLock { $0[report.sequence] = fix.fixTime.millisecondsSince1970 }
+    }
+
+    func frameWritten(_ sequence: Int) {
+        let now = SystemTime.monotonicNanoseconds()
+        guard let fixTime = fixBySequence.withLock({ $0[sequence] }) else { return }
+        written.withLock { if $0[fixTime] == nil { $0[fixTime] = now } }
+        signal.signal()
+    }
+}
+
+/// The real DC-09 link to a loopback receiver, noting each update's fix before it is sent (the frame may be written
+/// before `send` returns), so the frame's moment can be matched to gpsd's report with that fix.
+final class FrameStampingLink: ReportLink {
+    let inner: DC09ReportLink
+    let stamps = FixFrameStamps()
+
     init(settings: DC09LinkSettings, clock: any Clock, logger: Logger) {
         var settings = settings
         let stamps = self.stamps
-        settings.frameWritten = { sequence in stamps.written(sequence) }
+        settings.frameWritten = { stamps.frameWritten($0) }
         inner = DC09ReportLink(settings: settings, clock: clock, logger: logger)
-        stamps.link.withLock { $0 = self }
-    }
-
-    /// Points the link's frame callback back at this object; `stop` clears it (the cycle would otherwise leak).
-    private final class Stamps: Sendable {
-        let link = Mutex<FrameStampingLink?>(nil)
-        func written(_ sequence: Int) { link.withLock { $0 }?.frameWritten(sequence) }
     }
 
     func start(_ events: @escaping @Sendable (ReportLinkEvent) -> Void) throws(HALError) { try inner.start(events) }
 
     func send(_ report: Report) {
-        // Noted before the send: the frame may be written before `send` returns.
-        if report.kind == .positionUpdate, let fix = report.position {
-            fixBySequence.withLock { $0[report.sequence] = fix.fixTime.millisecondsSince1970 }
-        }
+        stamps.sending(report)
         inner.send(report)
-    }
-
-    func stop() {
-        inner.stop()
-        stamps.link.withLock { $0 = nil }
-    }
-
-    private func frameWritten(_ sequence: Int) {
-        let now = SystemTime.monotonicNanoseconds()
-        guard let fixTime = fixBySequence.withLock({ $0[sequence] }) else { return }
-        written.withLock { if $0[fixTime] == nil { $0[fixTime] = now } }
-        signal.signal()
     }
 }
 
@@ -96,7 +90,7 @@ extension AlarmBench {
                                             composer: DC09Composer(account: account, format: .siaDCS, deviceID: "BENCH"), key: key)
         linkSettings.supervisionInterval = nil
         let link = FrameStampingLink(settings: linkSettings, clock: clock, logger: logger)
-        defer { link.stop() }
+        defer { link.inner.stop() }
         let button = SimButton(clock: clock)
         let modem = SimModem(clock: clock)
         var settings = AlarmSettings()
@@ -113,8 +107,8 @@ extension AlarmBench {
         // Collect until enough fixes have gone out (the drive replays in about iterations ÷ 25 seconds).
         let deadline = DispatchTime.now() + .seconds(epochs / 25 + 30)
         var samples: [Int64] = []
-        while samples.count < iterations, link.signal.wait(timeout: deadline) == .success {
-            let sent = link.written.withLock { $0 }
+        while samples.count < iterations, link.stamps.signal.wait(timeout: deadline) == .success {
+            let sent = link.stamps.written.withLock { $0 }
             let arrived = arrivals.all
             samples = sent.compactMap { time, at in arrived[time].map { at - $0 } }.filter { $0 >= 0 }
         }

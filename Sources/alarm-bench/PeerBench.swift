@@ -270,9 +270,6 @@ extension LineChild {
 // MARK: Footprint from /proc, the same way for both processes
 
 enum ProcessFootprint {
-    /// VmRSS in KiB.
-    static func residentKiB(_ pid: pid_t) -> Int? { ProcessSample.read(pid: pid)?.residentKiB }
-
     /// Percent of one core used by `pid` over `window`. Thread by thread, read every 100 ms (`ProcessSample.track`):
     /// a sum over whichever threads live at each end goes negative when a worker thread exits in between, and a
     /// reading only at the ends would lose the CPU of a thread that ended.
@@ -451,7 +448,7 @@ extension PeerComparison {
             notes.append("python-gsmmodem-new found no call-state URCs it knows on this modem: it polls AT+CLCC every 0.5 s")
         }
         sleepFor(Self.settle)
-        let rss = ProcessFootprint.residentKiB(child.process.pid) ?? 0
+        let rss = ProcessSample.read(pid: child.process.pid)?.residentKiB ?? 0
         let cpu = ProcessFootprint.idleCPUPercent(child.process.pid, window: idleWindow)
 
         var dial: [Int64] = []
@@ -513,7 +510,7 @@ extension PeerComparison {
         defer { removeTree(directory) }
         guard child.waitFor("modem ready") != nil else { throw BenchFailure("alarmd never reported the modem ready") }
         sleepFor(Self.settle)
-        let rss = ProcessFootprint.residentKiB(child.process.pid)
+        let rss = ProcessSample.read(pid: child.process.pid)?.residentKiB
         let cpu = ProcessFootprint.idleCPUPercent(child.process.pid, window: idleWindow)
         child.process.stop()
         return (dial, detect, startup, cpu, rss)

@@ -38,6 +38,14 @@ public final class SimAudio: AudioCapture {
     /// The next frame is replaced by this error (an overrun, a vanished device).
     public func failNext(_ error: HALError) { state.withLock { $0.failure = error } }
 
+    /// The simulated microphone's sound: a 200 Hz triangle at 8 kHz, ±1500 (about -27 dBFS), from `phase` (0..<40).
+    public static func quietTriangle(count: Int, phase: Int = 0) -> [Int16] {
+        (0..<count).map { i in
+            let p = (phase + i) % 40
+            return Int16((p < 20 ? p : 40 - p) * 150 - 1500)
+        }
+    }
+
     private func scheduleNext() {
         let timer = clock.schedule(after: framePeriod) { [self] in deliver() }
         state.withLock { $0.timer?.cancel(); $0.timer = timer }
@@ -50,11 +58,7 @@ public final class SimAudio: AudioCapture {
                 state.failure = nil
                 return .failure(failure)
             }
-            var samples = [Int16](repeating: 0, count: count)
-            for i in 0..<count {
-                let p = (state.phase + i) % 40
-                samples[i] = Int16((p < 20 ? p : 40 - p) * 150 - 1500)
-            }
+            let samples = Self.quietTriangle(count: count, phase: state.phase)
             state.phase = (state.phase + count) % 40
             state.delivered += 1
             // Delivered when the period ends, as a real capture is: its first sample is a period old.
