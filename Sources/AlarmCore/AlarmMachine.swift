@@ -42,6 +42,7 @@ struct Transition {
         case .dataPath(let path): dataPathChanged(path)
         case .call(let id, let progress): callProgressed(id, progress)
         case .incomingCall(let id, let caller): incomingCall(id, caller: caller)
+        case .existingCall(let existing): existingCall(existing)
         case .report(let sequence, let outcome): reportOutcome(sequence, outcome)
         case .sms(let sequence, let accepted): smsOutcome(sequence, accepted: accepted)
         case .centre(let command): centreCommand(command)
@@ -75,14 +76,6 @@ struct Transition {
         get { state.activeAlarm }
         set {
             if let newValue { state.mode = .alarm(newValue) }
-        }
-    }
-
-    var callbackWindowOpen: Bool {
-        switch state.mode {
-        case .idle: false
-        case .alarm: true
-        case .afterAlarm(let until): now < until
         }
     }
 
@@ -143,9 +136,10 @@ struct Transition {
             // this alarm too. When it ends, this alarm dials for itself.
             if var alarm {
                 alarm.inheritedCall = call.id
+                if call.connected, call.placedByDevice, !call.emergency { alarm.centreReached = true }
                 self.alarm = alarm
             }
-            if call.connected { markDelivered(.call) }
+            if call.connected, call.placedByDevice { markDelivered(.call) }
         } else {
             dialNext()
         }

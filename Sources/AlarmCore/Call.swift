@@ -4,12 +4,36 @@
 public enum CallID: Sendable, Hashable, Codable, CustomStringConvertible {
     case outgoing(Int)
     case incoming(Int)
+    /// A call the modem already had when its driver started (the daemon restarted, the modem recovered): the modem
+    /// backend names it, the core decides whether it is the alarm's call (adopted) or ended on its own.
+    case existing(Int)
 
     public var description: String {
         switch self {
         case .outgoing(let n): "out#\(n)"
         case .incoming(let n): "in#\(n)"
+        case .existing(let n): "existing#\(n)"
         }
+    }
+}
+
+/// A call the modem listed (+CLCC) when its driver started, before anything else concerning calls.
+public struct ExistingCall: Sendable, Hashable, Codable {
+    public enum Status: String, Sendable, Hashable, Codable {
+        case dialing, alerting, active, held, incoming, waiting
+    }
+
+    public var id: CallID
+    /// Placed by this device (27.007 <dir> 0): the network routed it, so its number cannot be spoofed.
+    public var outgoing: Bool
+    public var number: String?
+    public var status: Status
+
+    public init(id: CallID, outgoing: Bool, number: String?, status: Status) {
+        self.id = id
+        self.outgoing = outgoing
+        self.number = number
+        self.status = status
     }
 }
 

@@ -44,12 +44,19 @@ extension Transition {
             state.counters.callsConnected += 1
             effects.append(.cancelTimer(.callSetup))
             guard var alarm else { return }
-            alarm.consecutiveFailures = 0
             alarm.waitingToRedial = false
-            // The centre is listening again (e.g. it called back): a later drop must be redialled.
-            alarm.centreHungUp = false
-            self.alarm = alarm
             effects.append(.cancelTimer(.redial))
+            // An answered incoming call proves nothing about the centre (caller ID can be forged): it neither
+            // delivers the alarm nor resets the dial cycle.
+            guard call.placedByDevice else {
+                self.alarm = alarm
+                return
+            }
+            alarm.consecutiveFailures = 0
+            // The centre is listening again (it asked us to call): a later drop must be redialled.
+            alarm.centreHungUp = false
+            if !call.emergency { alarm.centreReached = true }
+            self.alarm = alarm
             markDelivered(.call)
         case .ended(let reason):
             state.call = nil
@@ -57,6 +64,13 @@ extension Transition {
             guard var alarm else { return }  // outside an alarm nothing is redialled
             if alarm.inheritedCall == id {
                 alarm.inheritedCall = nil
+                self.alarm = alarm
+                dialNext()
+            } else if !call.placedByDevice {
+                // A call we answered ended, whatever its cause: its caller may not have been the centre at all,
+                // so it can never stand for "the centre hung up". Back to calling the centre.
+                alarm.centreHungUp = false
+                alarm.consecutiveFailures = 0
                 self.alarm = alarm
                 dialNext()
             } else if call.connected {
@@ -186,20 +200,63 @@ extension Transition {
             rejectCall(id, caller: caller)
             return
         }
-        guard callbackWindowOpen, let caller, isCentre(caller) else {
-            // Outside the window nobody is auto-answered: caller ID is easy to spoof.
+        // Caller ID is easy to forge. Outside an alarm nobody gets the microphone by calling (the centre asks for a
+        // listen-in with the authenticated CALL command and the device dials out); during one, a centre number is
+        // answered only once the device's own call has reached the centre in this alarm, so a forged callback
+        // can never stand in for the call the device is still trying to place.
+        guard let alarm, alarm.centreReached, let caller, isCentre(caller) else {
             rejectCall(id, caller: caller)
             return
         }
-        state.call = CallState(id: id, number: caller, connected: false, emergency: false)
+        state.call = CallState(id: id, number: caller, connected: false, emergency: false, placedByDevice: false)
+        var waiting = alarm
+        waiting.waitingToRedial = false
+        self.alarm = waiting
+        effects.append(.cancelTimer(.redial))
+        effects.append(.answer(id))
+        effects.append(.startTimer(.callSetup, after: settings.callSetupTimeout))
+        effects.append(.announce(.callbackAnswered(caller: caller)))
+    }
+
+    /// The modem had this call when its driver started. An outgoing call to a centre (or the emergency) number is
+    /// one this device placed before a restart, and nobody else can place a call from it: it is taken over as the
+    /// call in progress, so the resumed alarm does not dial over a centre that is still listening. Anything else
+    /// (an incoming call, a held one, a stranger's number) is ended on its own, never touching the adopted call.
+    mutating func existingCall(_ existing: ExistingCall) {
+        if state.call?.id == existing.id { return }
+        let number = existing.number.map(PhoneNumber.normalize) ?? ""
+        let emergency = !number.isEmpty && number == PhoneNumber.normalize(settings.emergencyNumber)
+        let centre = !number.isEmpty && settings.centreNumbers.contains { PhoneNumber.normalize($0) == number }
+        let progress: CallProgress? = switch existing.status {
+        case .dialing: .dialing
+        case .alerting: .alerting
+        case .active: .connected
+        case .held, .incoming, .waiting: nil
+        }
+        guard existing.outgoing, centre || emergency, let progress, state.call == nil else {
+            effects.append(.hangUp(existing.id))
+            effects.append(.announce(.existingCallEnded(number: existing.number)))
+            return
+        }
+        let connected = progress == .connected
+        state.call = CallState(id: existing.id, number: existing.number, connected: connected, emergency: emergency && !centre)
+        effects.append(.announce(.callAdopted(number: existing.number ?? "", connected: connected)))
         if var alarm {
             alarm.waitingToRedial = false
             self.alarm = alarm
             effects.append(.cancelTimer(.redial))
         }
-        effects.append(.answer(id))
-        effects.append(.startTimer(.callSetup, after: settings.callSetupTimeout))
-        effects.append(.announce(.callbackAnswered(caller: caller)))
+        if connected {
+            state.counters.callsConnected += 1
+            if var alarm {
+                alarm.consecutiveFailures = 0
+                if centre { alarm.centreReached = true }
+                self.alarm = alarm
+                markDelivered(.call)
+            }
+        } else {
+            effects.append(.startTimer(.callSetup, after: settings.callSetupTimeout))
+        }
     }
 
     mutating func rejectCall(_ id: CallID, caller: String?) {

@@ -33,6 +33,10 @@ public enum Milestone: Sendable, Hashable, Codable {
     case cancelRequested
     case callerRejected(caller: String?)
     case callbackAnswered(caller: String)
+    /// A call the modem already had when its driver started was taken over as the call in progress.
+    case callAdopted(number: String, connected: Bool)
+    /// A call the modem already had that is not ours to keep (incoming, held, not a centre number): ended on its own.
+    case existingCallEnded(number: String?)
     case centreHungUp
     case alarmEnded(AlarmEndReason)
     case triggerIgnored

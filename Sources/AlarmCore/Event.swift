@@ -47,6 +47,8 @@ public enum Input: Sendable, Hashable {
     case call(CallID, CallProgress)
     /// `caller` is nil when withheld.
     case incomingCall(CallID, caller: String?)
+    /// A call the modem already had when its driver started: adopted as the alarm's call or ended on its own.
+    case existingCall(ExistingCall)
     case report(sequence: Int, ReportOutcome)
     /// The network accepted (or refused) a fallback SMS carrying report `sequence`.
     case sms(sequence: Int, accepted: Bool)

@@ -4,7 +4,8 @@ public struct AlarmSettings: Sendable, Hashable, Codable {
     public var triggerHold: Duration = .seconds(2)
     /// Centre numbers, tried in order, cycling.
     public var centreNumbers: [String] = []
-    /// Numbers whose incoming calls are answered inside the callback window, besides the centre numbers.
+    /// Numbers whose incoming calls are answered during an alarm once the device's own call has reached the centre,
+    /// besides the centre numbers.
     public var callbackNumbers: [String] = []
     public var emergencyNumber: String = "112"
     /// Without registration for this long (and with limited service), dial the emergency number.
@@ -27,7 +28,7 @@ public struct AlarmSettings: Sendable, Hashable, Codable {
 
     public var trackingInterval: Duration = .seconds(10)
     public var trackingDuration: Duration = .seconds(3600)
-    /// After an alarm, the centre's calls are answered for this long.
+    /// How long after an alarm status shows it as just ended (no call is answered then: see `callbackNumbers`).
     public var callbackWindow: Duration = .seconds(1800)
 
     /// A fix younger than this counts as fresh.

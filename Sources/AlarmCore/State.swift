@@ -3,7 +3,8 @@ public struct AlarmState: Sendable, Hashable {
     public enum Mode: Sendable, Hashable {
         case idle
         case alarm(ActiveAlarm)
-        /// The alarm is over, but the centre's calls are still answered until `callbackUntil`.
+        /// The alarm is over; until `callbackUntil` status still shows it as just ended. No incoming call is answered here
+        /// (caller ID can be forged): the centre asks for a listen-in with the authenticated CALL command.
         case afterAlarm(callbackUntil: Instant)
     }
 
@@ -68,6 +69,19 @@ public struct CallState: Sendable, Hashable {
     /// Placed while the modem had no registration: if it fails after registration came back,
     /// the failure says nothing about the centre and the next attempt goes at once.
     public var placedUnregistered = false
+    /// The device placed this call (now, or before a restart and adopted since). Only such a call reaches the
+    /// centre for sure: the network routes it by the number we dialled, while an incoming caller ID can be forged.
+    public var placedByDevice = true
+
+    public init(id: CallID, number: String?, connected: Bool, emergency: Bool, placedUnregistered: Bool = false,
+                placedByDevice: Bool = true) {
+        self.id = id
+        self.number = number
+        self.connected = connected
+        self.emergency = emergency
+        self.placedUnregistered = placedUnregistered
+        self.placedByDevice = placedByDevice
+    }
 }
 
 public struct PendingReport: Sendable, Hashable, Codable {
@@ -93,6 +107,9 @@ public struct ActiveAlarm: Sendable, Hashable, Codable {
     public var delivered = false
     /// The centre hung up a connected call: it has heard enough, do not call again.
     public var centreHungUp = false
+    /// A call the device placed has connected in this alarm. Until then no incoming call is answered, whatever its
+    /// caller ID: a forged centre number must not take the line while the device is trying to reach the real centre.
+    public var centreReached = false
     public var emergencyFallbackReported = false
     /// A centre call that was already connected when this alarm was raised (the previous alarm's).
     public var inheritedCall: CallID?
