@@ -113,6 +113,7 @@ public final class DeviceRuntime: Sendable {
                 switch event {
                 case .progress(let id, let progress): post(.call(id, progress))
                 case .incoming(let id, let caller): post(.incomingCall(id, caller: caller))
+                case .existing(let call): post(.existingCall(call))
                 }
             }
         }
@@ -518,6 +519,11 @@ public final class DeviceRuntime: Sendable {
             logger.notice("centre call answered", metadata: ["caller": "\(caller)"])
         case .centreHungUp:
             publish(.call, "centre hung up (normal clearing): no redial")
+        case .callAdopted(let number, let connected):
+            publish(.call, "adopted the modem's call to \(number) (\(connected ? "connected: the centre is still listening" : "still being set up")): not dialling over it")
+            logger.notice("call adopted", metadata: ["number": "\(number)", "connected": "\(connected)"])
+        case .existingCallEnded(let number):
+            publish(.call, "ending the modem's other call (\(number ?? "withheld number")) on its own")
         case .alarmEnded(let reason):
             backends.alarmAwareModem?.setAlarmMode(false)
             publish(.alarmEnd, "alarm ended (\(reason.rawValue))")

@@ -57,11 +57,22 @@ extension DeviceRuntime {
             switch progress {
             case .dialing: publish(.call, "\(id) dialling")
             case .alerting: publish(.call, "\(id) ringing at the far end")
-            case .connected: publish(.call, "\(id) connected: the centre is listening")
+            case .connected:
+                let call = before.call
+                if call?.emergency == true {
+                    publish(.call, "\(id) connected to the emergency number \(call?.number ?? ""): the operator is listening")
+                } else if call?.placedByDevice == false {
+                    publish(.call, "\(id) connected (answered call from \(call?.number ?? "?"); not counted as reaching the centre)")
+                } else {
+                    publish(.call, "\(id) connected: the centre is listening")
+                }
             case .ended(let reason): publish(.call, "\(id) ended (\(reason))")
             }
         case .incomingCall(let id, let caller):
             publish(.incoming, "incoming call \(id) from \(caller ?? "withheld number")")
+        case .existingCall(let existing):
+            publish(.call, "the modem already had call \(existing.id): \(existing.outgoing ? "outgoing to" : "incoming from") "
+                + "\(existing.number ?? "withheld number"), \(existing.status.rawValue)")
         case .report(let sequence, let outcome):
             guard before.outbox[sequence] != nil else { return }
             switch outcome {

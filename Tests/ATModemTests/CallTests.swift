@@ -111,7 +111,9 @@ import Testing
         guard case .incoming(let id, _)? = rig.callEvents.first else { return }
         rig.driver.perform(.reject, on: id)
         rig.advance(.milliseconds(300))
-        #expect(rig.emulator.transcript.contains("→ ATH"))
+        // Per call, even with no other call up: ATH would end whatever else the modem has by then.
+        #expect(rig.emulator.transcript.contains("→ AT+CHLD=11"))
+        #expect(!rig.emulator.transcript.contains("→ ATH"))
         #expect(rig.waitFor { rig.progress(of: id).last.map { if case .ended = $0 { true } else { false } } ?? false })
     }
 
@@ -131,26 +133,47 @@ import Testing
             rig.driver.perform(.reject, on: id)
             rig.advance(.milliseconds(300))
         }
-        #expect(rig.emulator.transcript.filter { $0 == "→ AT+CHLD=0" }.count == 5)
+        // Each waiting caller is released by its own index (the centre's call is index 1).
+        #expect(rig.emulator.transcript.filter { $0 == "→ AT+CHLD=12" }.count == 5)
         #expect(!rig.emulator.transcript.contains("→ ATH"))
         #expect(rig.emulator.callsEndedByHangUpAll == 0)
         #expect(rig.emulator.activeCallCount == 1)
         #expect(!rig.progress(of: centre).contains { if case .ended = $0 { true } else { false } })
     }
 
-    @Test func callWaitingIsSwitchedOffDuringAnAlarmAndBackAfter() throws {
+    @Test func callWaitingIsSwitchedOffForGoodOnceReadyNotAtTheTrigger() throws {
         let rig = try ModemRig()
         try rig.start()
-        rig.driver.setAlarmMode(true)
         rig.settle()
         #expect(!rig.emulator.callWaitingEnabled)
+        let ready = try #require(rig.emulator.transcript.firstIndex(of: "→ AT+CCLK?"))
+        let ccwa = try #require(rig.emulator.transcript.firstIndex(of: "→ AT+CCWA=1,0"))
+        #expect(ccwa > ready, "call waiting is configured after the start-up, not in it")
+        let sentBefore = rig.emulator.transcript.filter { $0.hasPrefix("→ AT+CCWA") }.count
+        // An alarm (and its end) sends no supplementary-service request at all.
+        rig.driver.setAlarmMode(true)
         let centre = CallID.outgoing(1)
         rig.driver.dial(centre, number: "+3292000101")
         rig.advance(.milliseconds(2500))
+        #expect(rig.progress(of: centre).contains(.connected))
         rig.emulator.ring(from: "+32470666666")
         #expect(rig.emulator.callersTurnedAwayByNetwork == 1)
         rig.driver.setAlarmMode(false)
         rig.settle()
-        #expect(rig.emulator.callWaitingEnabled)
+        #expect(rig.emulator.transcript.filter { $0.hasPrefix("→ AT+CCWA") }.count == sentBefore)
+        #expect(!rig.emulator.callWaitingEnabled)
+    }
+
+    @Test func callWaitingRequestWaitsForTheEndOfAnAlarmRaisedBeforeTheModemWasReady() throws {
+        let rig = try ModemRig()
+        rig.driver.setAlarmMode(true)
+        try rig.start()
+        rig.settle()
+        #expect(rig.driver.phase == .ready)
+        #expect(!rig.emulator.transcript.contains { $0.hasPrefix("→ AT+CCWA") })
+        rig.driver.setAlarmMode(false)
+        rig.settle()
+        #expect(rig.emulator.transcript.contains("→ AT+CCWA=1,0"))
+        #expect(!rig.emulator.callWaitingEnabled)
     }
 }

@@ -370,7 +370,7 @@ private let servingCell = CellInfo(mcc: 206, mnc: 1, areaCode: 0x3E9, cellID: 0x
         let on = try #require(transcript.lastIndex(of: "-- power on"))
         let after = Array(transcript[on...])
         let rdy = try #require(after.firstIndex(of: "← RDY (URC)"))
-        for command in ["→ ATE0", "→ AT+CMEE=2", "→ AT+CLIP=1", "→ AT+CCWA=1,1", "→ AT+CREG=2", "→ AT+CEREG=2",
+        for command in ["→ ATE0", "→ AT+CMEE=2", "→ AT+CLCC", "→ AT&D0", "→ AT+CLIP=1", "→ AT+CCWA=1,0", "→ AT+CREG=2", "→ AT+CEREG=2",
                         "→ AT+QURCCFG=\"urcport\",\"usbat\""] {
             let index = try #require(after.firstIndex(of: command), "\(command) not re-sent after the restart")
             #expect(index > rdy)

@@ -14,6 +14,8 @@ public final class ATModemDriver: NetworkMonitor, VoiceCalls, SMSSender, AlarmAw
         var id: CallID
         var state: CallListEntry.State?
         var reported: CallProgress?
+        /// Known from the list for calls found at start (their ids do not say).
+        var direction: CallListEntry.Direction? = nil
     }
 
     struct State {
@@ -47,6 +49,9 @@ public final class ATModemDriver: NetworkMonitor, VoiceCalls, SMSSender, AlarmAw
         var pollTimer: (any Cancellable)?
         var signalTimer: (any Cancellable)?
         var alarmMode = false
+        /// `AT+CCWA=1,0` succeeded since the modem last started.
+        var callWaitingOff = false
+        var nextExisting = 1
         var identity = ModemIdentityInfo()
         var recoveries = 0
         /// Every recovery since the daemon started (recoveries resets once the modem is back).

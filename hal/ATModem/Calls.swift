@@ -4,14 +4,27 @@ import HAL
 
 extension ATModemDriver {
     public func dial(_ id: CallID, number: String) {
-        let ready = state.withLock { state -> Bool in
-            guard state.phase == .ready else { return false }
+        enum Verdict { case dial, notReady, callListed }
+        let verdict = state.withLock { state -> Verdict in
+            // Until the start-up has read +CLCC the driver does not know which calls the modem keeps (a call
+            // survives a daemon restart): no dial before that.
+            guard state.phase == .ready else { return .notReady }
+            // The modem is the truth about calls: never dial over one it lists. A call the core does not know of
+            // was reported to it as existing, and is adopted or ended first.
+            if state.calls.values.contains(where: { $0.blocksDial }) { return .callListed }
             state.pendingDial = id
             state.pendingDialAcknowledged = false
-            return true
+            return .dial
         }
-        guard ready else {
+        switch verdict {
+        case .dial: break
+        case .notReady:
             emitCall(.progress(id, .ended(.dialFailed(.notReady))))
+            return
+        case .callListed:
+            logger.warning("dial refused: the modem lists a call in progress", metadata: ["call": "\(id)"])
+            emitCall(.progress(id, .ended(.dialFailed(.notReady))))
+            startPolling()
             return
         }
         let command = ATCommand("ATD\(number);", timeout: settings.dialTimeout, priority: .callControl, isCallSetup: true)
@@ -48,18 +61,40 @@ extension ATModemDriver {
                 startPolling()
             }
         case .reject:
-            // Never ATH/AT+CHUP while another call is up: that would hang up the centre.
-            let otherCallUp = state.withLock { state in
-                state.calls.values.contains { $0.id != id && ($0.state == .active || $0.state == .held || $0.state == .dialing || $0.state == .alerting) }
-                    || (state.pendingDial != nil && state.pendingDial != id)
-            }
-            let command = otherCallUp ? "AT+CHLD=0" : "ATH"
-            engine.submit(ATCommand(command, priority: .callControl)) { [self] _ in startPolling() }
+            releaseOnItsOwn(id, rejecting: true)
         case .hangUp:
             let tracked = state.withLock { state in state.calls.values.contains { $0.id == id } || state.pendingDial == id }
             guard tracked else { return }
+            releaseOnItsOwn(id, rejecting: false)
+        }
+    }
+
+    /// Ends one call and no other, whatever the driver believes about the rest: `ATH`/`AT+CHUP` end every call on
+    /// the modem, the centre's listen-in included, so they are used only to abort our own dial when the modem lists
+    /// nothing else. The call's +CLCC index comes from a fresh list unless the cache already has it.
+    func releaseOnItsOwn(_ id: CallID, rejecting: Bool) {
+        if let index = state.withLock({ $0.calls.first { $0.value.id == id }?.key }) {
+            release(id, index: index, rejecting: rejecting)
+            return
+        }
+        let (askedAfter, dialAcknowledged) = state.withLock { ($0.announcements, $0.pendingDialAcknowledged) }
+        engine.submit(ATCommand("AT+CLCC", expecting: ["+CLCC:"], priority: .callControl)) { [self] outcome in
+            guard case .completed(let result, let lines) = outcome, result.isSuccess else {
+                logger.error("cannot read the call list to end one call; nothing ended", metadata: ["call": "\(id)"])
+                if outcome == .timedOut { checkHung() }
+                return
+            }
+            let entries = lines.compactMap(CallListEntry.parse).filter { $0.isVoice && $0.state != .ended }
+            reconcile(entries, askedAfterAnnouncement: askedAfter, askedAfterDialAcknowledged: dialAcknowledged)
+            if let index = state.withLock({ $0.calls.first { $0.value.id == id }?.key }) {
+                release(id, index: index, rejecting: rejecting)
+                return
+            }
+            // Not listed. Our own dial the modem has not listed yet is aborted, but only when the modem lists no
+            // call at all; an incoming call that is not listed has gone already.
+            let ownDial = state.withLock { $0.pendingDial == id }
+            guard ownDial, entries.isEmpty else { return }
             engine.submit(ATCommand("AT+CHUP", priority: .callControl)) { [self] _ in
-                // A dial hung up before the modem listed it will never appear in +CLCC: it is over now.
                 let wasPending = state.withLock { state -> Bool in
                     guard state.pendingDial == id else { return false }
                     state.pendingDial = nil
@@ -71,14 +106,41 @@ extension ATModemDriver {
         }
     }
 
-    /// During an alarm no second caller may even knock: the network gives them busy (27.007 +CCWA).
-    public func setAlarmMode(_ on: Bool) {
-        let ready = state.withLock { state -> Bool in
-            state.alarmMode = on
-            return state.phase == .ready
+    /// Releases call `index` with the profile's per-call command. A modem that refuses it for a waiting or ringing
+    /// call gets `AT+CHLD=0` (user busy for the waiting/incoming call, never the active one); our own dial gets
+    /// `AT+CHUP` only when the modem lists no other call.
+    func release(_ id: CallID, index: Int, rejecting: Bool) {
+        engine.submit(ATCommand(profile.releaseCommand(index: index, rejecting: rejecting), priority: .callControl)) { [self] outcome in
+            if outcome.isSuccess {
+                startPolling()
+                return
+            }
+            let (callState, others) = state.withLock { state in
+                (state.calls[index]?.state, state.calls.filter { $0.key != index && $0.value.state != .ended }.count + (state.pendingDial == nil ? 0 : 1))
+            }
+            logger.warning("per-call release refused", metadata: ["call": "\(id)", "index": "\(index)", "outcome": "\(outcome)"])
+            switch callState {
+            case .waiting?, .incoming?:
+                engine.submit(ATCommand("AT+CHLD=0", priority: .callControl)) { [self] _ in startPolling() }
+            case .dialing?, .alerting?, .active? where !rejecting && others == 0:
+                engine.submit(ATCommand("AT+CHUP", priority: .callControl)) { [self] _ in startPolling() }
+            default:
+                logger.error("call left up: no way to end it alone", metadata: ["call": "\(id)", "index": "\(index)"])
+                startPolling()
+            }
         }
-        // 27.007 +CCWA=<n>,<mode>: <mode> switches the network service (0 off, 1 on); <n> only the URC.
-        if ready { engine.submit(ATCommand(on ? "AT+CCWA=1,0" : "AT+CCWA=1,1", priority: .callControl)) }
+    }
+
+    /// Call waiting is switched off for good at every modem start (nobody may even knock while the centre listens),
+    /// never at the trigger: `AT+CCWA` is a supplementary-service request the network answers in 1–5 s, and the AT
+    /// channel is busy meanwhile. The alarm mode only holds that request back while an alarm is on.
+    public func setAlarmMode(_ on: Bool) {
+        let due = state.withLock { state -> Int? in
+            state.alarmMode = on
+            guard !on, state.phase == .ready, !state.callWaitingOff else { return nil }
+            return state.generation
+        }
+        if let due { switchCallWaitingOff(generation: due) }
     }
 
     static func endReason(of result: ATFinalResult) -> CallEndReason {
@@ -149,7 +211,10 @@ extension ATModemDriver {
     /// announced before that and missing from the list has already gone (the caller gave up, or we rejected it).
     /// `askedAfterDialAcknowledged`: the list was asked for after ATD's OK, so a pending dial missing from
     /// it has ended already (busy, rejected, hung up) before it could be listed.
-    func reconcile(_ entries: [CallListEntry], askedAfterAnnouncement: Int? = nil, askedAfterDialAcknowledged: Bool = false) {
+    /// `startSync`: the list read at start-up, before anything else concerning calls: every call in it is one the
+    /// modem already had, reported as existing (incoming ones too: nothing answered them in this process).
+    func reconcile(_ entries: [CallListEntry], askedAfterAnnouncement: Int? = nil, askedAfterDialAcknowledged: Bool = false,
+                   startSync: Bool = false) {
         let voice = entries.filter(\.isVoice)
         var events: [CallEvent] = []
         var ended: [(CallID, CallListEntry.State?)] = []
@@ -159,10 +224,19 @@ extension ATModemDriver {
                 seen.insert(entry.index)
                 var call = state.calls[entry.index]
                 if call == nil {
-                    if entry.direction == .outgoing, let pending = state.pendingDial {
+                    if startSync || (entry.direction == .outgoing && state.pendingDial == nil) {
+                        // A call this process did not place or announce (placed before a restart, or kept by the
+                        // modem through a recovery): the core adopts it or has it ended on its own.
+                        let id = CallID.existing(state.nextExisting)
+                        state.nextExisting += 1
+                        call = TrackedCall(id: id, state: nil, reported: entry.progress, direction: entry.direction)
+                        events.append(.existing(ExistingCall(id: id, outgoing: entry.direction == .outgoing,
+                                                             number: entry.number.flatMap { $0.isEmpty ? nil : $0 },
+                                                             status: entry.existingStatus)))
+                    } else if entry.direction == .outgoing, let pending = state.pendingDial {
                         call = TrackedCall(id: pending, state: nil, reported: .dialing)
                         state.pendingDial = nil
-                    } else if entry.direction == .incoming {
+                    } else {
                         if let pending = state.pendingIncoming {
                             call = TrackedCall(id: pending.id, state: nil, reported: nil)
                             state.pendingIncoming = nil
@@ -179,18 +253,10 @@ extension ATModemDriver {
                             call = TrackedCall(id: id, state: nil, reported: nil)
                             events.append(.incoming(id, caller: entry.number.flatMap { $0.isEmpty ? nil : $0 }))
                         }
-                    } else {
-                        // An outgoing call we did not place (e.g. left over from before a restart): hang it up.
-                        continue
                     }
                 }
                 guard var tracked = call else { continue }
-                let progress: CallProgress? = switch entry.state {
-                case .dialing: .dialing
-                case .alerting: .alerting
-                case .active: .connected
-                default: nil
-                }
+                let progress = entry.progress
                 if let progress, progress != tracked.reported {
                     tracked.reported = progress
                     events.append(.progress(tracked.id, progress))
@@ -248,7 +314,7 @@ extension ATModemDriver {
             // A URC describes one call; rebuild the full list from what we know plus this entry.
             var entries = snapshot.compactMap { index, call -> CallListEntry? in
                 guard index != entry.index, let s = call.state else { return nil }
-                return CallListEntry(index: index, direction: call.id.isIncoming ? .incoming : .outgoing, state: s,
+                return CallListEntry(index: index, direction: call.direction ?? (call.id.isIncoming ? .incoming : .outgoing), state: s,
                                      isVoice: true, multiparty: false, number: nil, type: nil)
             }
             entries.append(entry)
@@ -352,5 +418,37 @@ extension CallID {
     var isIncoming: Bool {
         if case .incoming = self { return true }
         return false
+    }
+}
+
+extension CallListEntry {
+    var progress: CallProgress? {
+        switch state {
+        case .dialing: .dialing
+        case .alerting: .alerting
+        case .active: .connected
+        default: nil
+        }
+    }
+
+    var existingStatus: ExistingCall.Status {
+        switch state {
+        case .active: .active
+        case .held: .held
+        case .dialing: .dialing
+        case .alerting: .alerting
+        case .incoming: .incoming
+        case .waiting, .ended: .waiting
+        }
+    }
+}
+
+extension ATModemDriver.TrackedCall {
+    /// A call that is up or being placed: a dial over it would put it on hold or fail.
+    var blocksDial: Bool {
+        switch state {
+        case .active?, .held?, .dialing?, .alerting?: true
+        default: false
+        }
     }
 }

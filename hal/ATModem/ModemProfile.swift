@@ -31,6 +31,12 @@ public struct ModemProfile: Sendable, Hashable {
     /// Asks the modem's GNSS for its position over AT (boards with only the UART wired); nil: the modem cannot.
     public var gnssQuery: GNSSQuery? = nil
 
+    /// Ends call `index` and no other (27.007 `AT+CHLD=1<idx>`); `rejecting` an incoming or waiting call.
+    /// Never `ATH`/`AT+CHUP`, which end every call on the modem.
+    public func releaseCommand(index: Int, rejecting: Bool) -> String {
+        "AT+CHLD=1\(index)"
+    }
+
     public static let generic = ModemProfile(
         name: "generic", announcesReady: false, callState: .poll, iccidCommand: "AT+CCID", iccidPrefix: "+CCID:",
         resetCommand: "AT+CFUN=1,1", vendorSettings: [], gnssOn: [], usbAudioOn: nil)

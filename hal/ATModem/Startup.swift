@@ -60,10 +60,20 @@ extension ATModemDriver {
     /// The standard start-up, then the vendor's settings; every step is logged on failure and the
     /// sequence goes on: a modem without caller ID can still place the alarm call.
     func initialise(generation: Int) {
-        let first = [ATCommand("ATE0"), ATCommand("AT+CMEE=2"), ATCommand("AT+CPIN?", expecting: ["+CPIN:"])]
+        // +CLCC before anything else that concerns calls: a modem keeps its calls when the daemon dies or the port
+        // is reopened, and the centre may be listening on one right now. Each listed call is reported to the core
+        // as existing (adopted, or ended on its own) before the driver accepts a dial.
+        let callList = ATCommand("AT+CLCC", expecting: ["+CLCC:"], priority: .callControl)
+        let first = [ATCommand("ATE0"), ATCommand("AT+CMEE=2"), callList, ATCommand("AT+CPIN?", expecting: ["+CPIN:"])]
         engine.run(first) { [self] outcomes in
             guard current(generation) else { return }
             for (command, outcome) in zip(first, outcomes) { absorb(command, outcome) }
+            if case .completed(let result, let lines) = outcomes[2], result.isSuccess {
+                reconcile(lines.compactMap(CallListEntry.parse), startSync: true)
+                startPolling()
+            } else {
+                logger.warning("the modem's call list could not be read at start-up")
+            }
             let locked = state.withLock { $0.simLocked }
             guard locked else {
                 configure(generation: generation)
@@ -100,8 +110,10 @@ extension ATModemDriver {
             ATCommand("AT+CIMI", bareLines: true),
             ATCommand(profile.iccidCommand, expecting: profile.iccidPrefix.isEmpty ? [] : [profile.iccidPrefix],
                       bareLines: profile.iccidPrefix.isEmpty),
+            // DTR is ignored: a host that dies or closes the port must never end the centre's call (the port is
+            // also opened without HUPCL, so closing it does not drop DTR in the first place).
+            ATCommand("AT&D0"),
             ATCommand("AT+CLIP=1"),
-            ATCommand("AT+CCWA=1,1"),
             ATCommand("AT+CREG=2"),
             ATCommand("AT+CGREG=2"),
             ATCommand("AT+CEREG=2"),
@@ -135,12 +147,28 @@ extension ATModemDriver {
                 return state.alarmMode
             }
             logger.notice("modem ready", metadata: ["profile": "\(profile.name)"])
-            if alarm { engine.submit(ATCommand("AT+CCWA=1,0")) }
             emitNetwork()
+            if !alarm { switchCallWaitingOff(generation: generation) }
             scheduleSignalPoll(generation: generation)
             pollBattery(generation: generation)
             configureData(generation: generation)
             readStoredMessages(generation: generation)
+        }
+    }
+
+    /// `AT+CCWA=1,0`: the network gives any second caller busy. A supplementary-service request the network answers
+    /// in seconds, so it is sent once the modem is ready and no alarm is on (never between a trigger and its dial);
+    /// during an alarm it waits for the alarm's end. 27.007: `<n>` 1 keeps +CCWA URCs on should the network still
+    /// offer a waiting call, `<mode>` 0 switches the service off.
+    func switchCallWaitingOff(generation: Int) {
+        engine.submit(ATCommand("AT+CCWA=1,0", timeout: .seconds(10), priority: .background)) { [self] outcome in
+            guard current(generation) else { return }
+            if outcome.isSuccess {
+                state.withLock { $0.callWaitingOff = true }
+            } else {
+                logger.warning("call waiting could not be switched off; a waiting call is still rejected on its own",
+                               metadata: ["outcome": "\(outcome)"])
+            }
         }
     }
 

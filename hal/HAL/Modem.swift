@@ -15,6 +15,8 @@ public enum CallAction: String, Sendable, Hashable {
 public enum CallEvent: Sendable, Hashable {
     case progress(CallID, CallProgress)
     case incoming(CallID, caller: String?)
+    /// A call the modem already had when the backend started (reported before the backend accepts a dial).
+    case existing(ExistingCall)
 }
 
 /// Voice calls. Results arrive as events; no call is ever answered unless asked to.

@@ -69,6 +69,9 @@ public enum SerialPort {
             // CLOCAL: ignore modem status lines, so a missing DCD neither
             // blocks I/O nor hangs the line up. CREAD: enable the receiver.
             settings.c_cflag |= tcflag_t(CLOCAL | CREAD)
+            // No HUPCL: the last close (a daemon restart, a crash) would drop DTR, and a modem set to AT&D2 ends
+            // every call on a DTR drop, the centre's listen-in included. The modem keeps its calls; we adopt them.
+            settings.c_cflag &= ~tcflag_t(HUPCL)
             if hardwareFlowControl {
                 settings.c_cflag |= tcflag_t(CRTSCTS)
             } else {
@@ -84,6 +87,7 @@ public enum SerialPort {
             var applied = try fd.terminalAttributes()
             if cfgetospeed(&applied) != speed
                 || applied.c_cflag & tcflag_t(CRTSCTS) != settings.c_cflag & tcflag_t(CRTSCTS)
+                || applied.c_cflag & tcflag_t(HUPCL) != 0
                 || !isRaw(applied)
             {
                 throw .invalidArgument
@@ -103,6 +107,12 @@ public enum SerialPort {
         let speed = cfgetospeed(&settings)
         let baud = rates.first(where: { $0.speed == speed })?.baud ?? 0
         return (baud, settings.c_cflag & tcflag_t(CRTSCTS) != 0, isRaw(settings))
+    }
+
+    /// Whether closing the line drops DTR (HUPCL): `open` clears it so a restart never hangs up the modem's calls.
+    public static func hangsUpOnClose(_ fd: FileDescriptor) throws(Errno) -> Bool {
+        let settings = try fd.terminalAttributes()
+        return settings.c_cflag & tcflag_t(HUPCL) != 0
     }
 
     static func speed(for baud: Int) -> speed_t? {
