@@ -53,7 +53,8 @@ public struct AssembledDevice: Sendable {
 /// The only place that knows which URI scheme means which backend.
 public enum DeviceAssembly {
     public static func assemble(_ board: Board, clock: any Clock, logger: Logger,
-                                store: (any RecordStore)? = nil, journal: (any JournalStore)? = nil) throws(BoardError) -> AssembledDevice {
+                                store: (any RecordStore)? = nil, journal: (any JournalStore)? = nil,
+                                eventLoop: DeviceRuntime.EventLoop = .callerThread) throws(BoardError) -> AssembledDevice {
         var sim = SimWorld()
 
         func unsupported(_ role: Role, _ uri: PortURI, _ supported: String) -> BoardError {
@@ -274,7 +275,7 @@ public enum DeviceAssembly {
         let runtime = DeviceRuntime(machine: AlarmMachine(settings: board.alarm),
                                     identity: .init(deviceID: board.deviceID, boardName: board.name),
                                     clock: clock, backends: backends, haptics: board.haptics,
-                                    silence: board.silence, logger: logger)
+                                    silence: board.silence, logger: logger, eventLoop: eventLoop)
         if let smsKey, let driver = modem.driver {
             let gate = SMSCommandGate(deviceID: board.deviceID, key: smsKey, centreNumbers: board.alarm.centreNumbers,
                                       store: recordStore, logger: logger) { command in runtime.post(.centre(command)) }

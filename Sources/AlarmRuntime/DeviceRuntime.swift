@@ -10,10 +10,18 @@ import Synchronization
 /// clock, feeds it to `AlarmMachine.step` one event at a time, and executes the effects on the
 /// backends. Results come back as new events; nothing here waits for anything.
 ///
-/// Events are processed by whichever thread posts first while no other is processing (a trampoline):
-/// the core is never entered twice at once, and with a manual clock a whole scenario runs
-/// synchronously on the test's thread.
+/// The core is never entered twice at once. On the device (`EventLoop.dedicated`) one serial queue runs the core and
+/// every effect: backends' reader threads and timers only enqueue, so no reader ever ends up running the core (and
+/// a journal fsync) while its own input waits. In tests on a manual clock (`.callerThread`) whichever thread posts
+/// while the loop is idle drains it, so a whole scenario runs synchronously on the test's thread.
 public final class DeviceRuntime: Sendable {
+    public enum EventLoop: Sendable {
+        /// A trampoline: the posting thread drains the inbox when nobody else is (tests on a manual clock).
+        case callerThread
+        /// One explicit serial queue owns the core and the effects (the daemon).
+        case dedicated
+    }
+
     public struct Identity: Sendable {
         public var deviceID: String
         public var boardName: String
@@ -66,6 +74,9 @@ public final class DeviceRuntime: Sendable {
     let persistQueue = DispatchQueue(label: "alarmd.persist")
     let microphoneSelfTest: MicrophoneSelfTest?
     let bootID = DeviceRuntime.bootID()
+    let eventLoop: EventLoop
+    /// The event loop's queue (`.dedicated`): the core and every effect run here and nowhere else.
+    let loopQueue = DispatchQueue(label: "alarmd.event-loop", qos: .userInteractive)
 
     static let sequenceRecord = "report-sequence"
     static let lastFixRecord = "last-fix"
@@ -75,7 +86,8 @@ public final class DeviceRuntime: Sendable {
 
     public init(machine: AlarmMachine, identity: Identity, clock: any Clock, backends: Backends,
                 haptics: Haptics = Haptics(), silence: SilenceMethod, logger: Logger,
-                microphoneTestInterval: Duration? = .seconds(6 * 3600)) {
+                microphoneTestInterval: Duration? = .seconds(6 * 3600), eventLoop: EventLoop = .callerThread) {
+        self.eventLoop = eventLoop
         microphoneSelfTest = backends.audio != nil ? microphoneTestInterval.map(MicrophoneSelfTest.init) : nil
         self.machine = machine
         self.identity = identity
@@ -270,6 +282,14 @@ public final class DeviceRuntime: Sendable {
             return true
         }
         guard mustDrain else { return }
+        switch eventLoop {
+        case .callerThread: drain()
+        case .dedicated: loopQueue.async { [self] in drain() }
+        }
+    }
+
+    /// Processes the inbox until it is empty; only ever one caller at a time (`draining`).
+    private func drain() {
         while let next = inner.withLock({ inner -> Queued? in
             if inner.inbox.isEmpty {
                 inner.draining = false
@@ -297,6 +317,10 @@ public final class DeviceRuntime: Sendable {
             return (before, after, effects)
         }
         guard let (before, after, effects) = stepped else { return }
+        // Call control first: the dial is the first thing an alarm writes to the modem, ahead of the journal's fsync
+        // (10–500 ms on an SD card). If the daemon dies before the entry is on flash the press is lost either way;
+        // a report, whose sequence must never be reused, goes only after its entry is stored.
+        for effect in effects where effect.isCallControl { controlCall(effect) }
         journal(after)
         if let bridge = backends.voiceBridge {
             let was = before.call?.connected ?? false, now = after.call?.connected ?? false
@@ -355,18 +379,16 @@ public final class DeviceRuntime: Sendable {
         case .cancelTimer(let id):
             let timer = inner.withLock { $0.timers.removeValue(forKey: id) }
             timer?.token?.cancel()
+        // Call control was carried out before the journal (see `process`); here it is only told.
         case .dial(let id, let number):
             publish(.dial, "dialling \(number) (\(id))")
             logger.info("dial", metadata: ["call": "\(id)", "number": "\(number)"])
-            backends.calls.dial(id, number: number)
         case .hangUp(let id):
             publish(.call, "hanging up \(id)")
-            backends.calls.perform(.hangUp, on: id)
         case .answer(let id):
             publish(.call, "answering \(id) silently")
-            backends.calls.perform(.answer, on: id)
-        case .reject(let id):
-            backends.calls.perform(.reject, on: id)
+        case .reject:
+            break
         case .sendReport(let report):
             let attempts = state.outbox[report.sequence]?.attempts ?? 1
             let verb = attempts > 1 ? "resent (attempt \(attempts))" : "sent"
@@ -405,6 +427,17 @@ public final class DeviceRuntime: Sendable {
             setAudio(on)
         case .announce(let milestone):
             announce(milestone)
+        }
+    }
+
+    /// The modem side of a call-control effect.
+    private func controlCall(_ effect: Effect) {
+        switch effect {
+        case .dial(let id, let number): backends.calls.dial(id, number: number)
+        case .hangUp(let id): backends.calls.perform(.hangUp, on: id)
+        case .answer(let id): backends.calls.perform(.answer, on: id)
+        case .reject(let id): backends.calls.perform(.reject, on: id)
+        default: break
         }
     }
 
@@ -580,5 +613,15 @@ public final class DeviceRuntime: Sendable {
     static func seconds(_ d: Duration) -> String {
         let tenths = d.milliseconds / 100
         return "\(tenths / 10).\(tenths % 10) s"
+    }
+}
+
+extension Effect {
+    /// Dial, hang up, answer, reject: what reaches the modem before anything else of a step.
+    var isCallControl: Bool {
+        switch self {
+        case .dial, .hangUp, .answer, .reject: true
+        default: false
+        }
     }
 }

@@ -47,7 +47,7 @@ struct Alarmd: ParsableCommand {
         let clock = SystemClock()
         let device: AssembledDevice
         do {
-            device = try DeviceAssembly.assemble(parsed, clock: clock, logger: logger)
+            device = try DeviceAssembly.assemble(parsed, clock: clock, logger: logger, eventLoop: .dedicated)
         } catch {
             logger.critical("cannot build the device: \(error)")
             throw ExitCode(2)
