@@ -1,0 +1,109 @@
+import ATModem
+import AlarmCore
+import AlarmRuntime
+import Glibc
+import HAL
+import Logging
+import ModemEmulator
+import ModemTestSupport
+import SimBackends
+import Synchronization
+import Testing
+
+/// Storage as slow as an SD card's fsync (200 ms per write). While the trigger's entry is being written it watches
+/// the modem's side of the line: if the dial was written to the pty before the write began, the emulator receives
+/// it during the write; if it were queued behind the write it could not arrive before the write returned.
+final class SlowJournal: JournalStore {
+    struct Write: Sendable {
+        var atdSeenAtStart: Bool
+        var atdSeenBeforeReturning: Bool
+        var reportsSentBeforeReturning: Int
+    }
+
+    let inner = InMemoryJournal()
+    let fsync: Duration
+    let atdReceived: @Sendable () -> Bool
+    let reportsSent: @Sendable () -> Int
+    /// Set by the test just before the trigger: the next write is the trigger's.
+    let armed = Mutex(false)
+    let writes = Mutex<[Write]>([])
+
+    init(fsync: Duration, atdReceived: @escaping @Sendable () -> Bool, reportsSent: @escaping @Sendable () -> Int) {
+        self.fsync = fsync
+        self.atdReceived = atdReceived
+        self.reportsSent = reportsSent
+    }
+
+    var size: Int { inner.size }
+    func latest() throws(HALError) -> (entry: [UInt8]?, problems: [String]) { try inner.latest() }
+    func append(_ entry: [UInt8]) throws(HALError) {
+        slowWrite()
+        try inner.append(entry)
+    }
+    func reset(to entry: [UInt8]?) throws(HALError) {
+        slowWrite()
+        try inner.reset(to: entry)
+    }
+
+    /// The fsync's 200 ms, spent watching the line (this is the slow storage itself, not a test waiting).
+    private func slowWrite() {
+        let watching = armed.withLock { armed -> Bool in
+            defer { armed = false }
+            return armed
+        }
+        let atStart = atdReceived()
+        var seen = atStart
+        let steps = Int(fsync.components.seconds * 1000 + fsync.components.attoseconds / 1_000_000_000_000_000)
+        for _ in 0..<max(steps, 1) {
+            usleep(1000)
+            if !seen { seen = atdReceived() }
+        }
+        if watching {
+            let write = Write(atdSeenAtStart: atStart, atdSeenBeforeReturning: seen, reportsSentBeforeReturning: reportsSent())
+            writes.withLock { $0.append(write) }
+        }
+    }
+}
+
+@Suite(.serialized) struct DialFirstTests {
+    /// The trigger's dial reaches the modem before the journal's fsync returns and without any supplementary-service
+    /// request ahead of it; the alarm report (whose sequence must survive a restart) leaves only after its entry.
+    @Test func dialIsOnTheWireBeforeTheTriggersJournalWriteFinishes() throws {
+        let line = try EmulatedModemLine()
+        defer { line.close() }
+        let clock = line.clock
+        let emulator = line.emulator
+        let button = SimButton(clock: clock)
+        let link = SimReportLink(clock: clock, dataAvailable: { emulator.registration.isRegistered })
+        let journal = SlowJournal(fsync: .milliseconds(200), atdReceived: { !emulator.dialledNumbers.isEmpty },
+                                  reportsSent: { link.received.count })
+        var alarm = AlarmSettings()
+        alarm.centreNumbers = ["+3292000101"]
+        var backends = Backends(button: button,
+                                position: SimPositionSource(clock: clock, route: SimRoute(waypoints: [(51.05, 3.72)])),
+                                network: line.driver, calls: line.driver, sms: line.driver, reportLink: link,
+                                store: InMemoryRecordStore())
+        backends.alarmAwareModem = line.driver
+        backends.journal = journal
+        let runtime = DeviceRuntime(machine: AlarmMachine(settings: alarm), identity: .init(deviceID: "BE-DIAL-1", boardName: "dial"),
+                                    clock: clock, backends: backends, silence: .noSpeaker,
+                                    logger: Logger(label: "dial-first", factory: { _ in SwiftLogNoOpLogHandler() }))
+        try runtime.start()
+        try line.openAndWaitUntilReady()
+        line.advance(.seconds(1))
+        let commandsBeforeTrigger = emulator.transcript.filter { $0.hasPrefix("→ AT") }.count
+
+        journal.armed.withLock { $0 = true }
+        button.press(holding: .milliseconds(2500))
+        line.advance(.milliseconds(2100))
+        #expect(line.waitFor { !emulator.dialledNumbers.isEmpty })
+        #expect(line.waitFor { !link.received.isEmpty })
+
+        let write = try #require(journal.writes.withLock { $0.first }, "the trigger wrote no journal entry")
+        #expect(write.atdSeenBeforeReturning, "the ATD was not on the wire while the trigger's entry was being written")
+        #expect(write.reportsSentBeforeReturning == 0, "a report left before its journal entry was stored")
+        // Nothing went to the modem between the trigger and the dial: the dial is the alarm's first command.
+        let sinceTrigger = emulator.transcript.filter { $0.hasPrefix("→ AT") }.dropFirst(commandsBeforeTrigger)
+        #expect(sinceTrigger.first?.hasPrefix("→ ATD+3292000101;") == true, "\(Array(sinceTrigger.prefix(3)))")
+    }
+}
