@@ -180,14 +180,14 @@ public final class ModemEmulator: Sendable {
     }
 
     /// Occupies the channel for `delay`, then runs `finish` (which writes the final result) and frees it.
-    /// Nothing is written if the modem was switched off meanwhile.
+    /// Nothing is written if the modem was switched off meanwhile, or has hung (it answers nothing then).
     func occupyChannel(for delay: Duration, then finish: @escaping @Sendable () -> Void) {
         let session = state.withLock { state -> Int in
             state.channelBusy = true
             return state.session
         }
         _ = clock.schedule(after: delay) { [self] in
-            guard state.withLock({ $0.session == session && $0.powered }) else { return }
+            guard state.withLock({ $0.session == session && $0.powered && !$0.hung }) else { return }
             finish()
             channelFreed()
         }
