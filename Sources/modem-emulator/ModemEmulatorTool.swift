@@ -18,13 +18,34 @@ struct ModemEmulatorTool: ParsableCommand {
 
     @Option(help: "Also create this symlink to the pty (e.g. .sim/modem.tty).") var link: String?
     @Option(help: "Seconds until the far end answers a call.") var answerAfter: Double = 2
+    @Option(help: "Seconds the network takes to answer AT+CCWA/AT+CLCK/AT+CCFC/AT+CUSD (real networks: 1-5); the AT channel is busy meanwhile.")
+    var supplementaryDelay: Double = 0
+    @Option(help: "Seconds before ATD answers OK (the network accepting the call); the call is listed as dialing meanwhile.")
+    var dialAcceptDelay: Double = 0
+    @Option(help: "What AT+CEER prints: generic, quectel, simcom, or error (the firmware answers ERROR).")
+    var ceer: String = "generic"
     @Flag(help: "Start without network registration.") var unregistered = false
     @Flag(help: "Do not print the AT transcript.") var quiet = false
+    @Flag(help: "Keep running when stdin ends (a soak test or service without a control pipe); stop with SIGTERM/SIGINT.")
+    var keepRunning = false
+
+    func validate() throws {
+        guard CEERStyle(rawValue: ceer) != nil else {
+            throw ValidationError("--ceer must be one of \(CEERStyle.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        for (name, value) in [("--answer-after", answerAfter), ("--supplementary-delay", supplementaryDelay), ("--dial-accept-delay", dialAcceptDelay)]
+        where !(0..<3600).contains(value) {
+            throw ValidationError("\(name) must be 0 to 3600 seconds")
+        }
+    }
 
     func run() throws {
         signal(SIGPIPE, SIG_IGN)
         var settings = EmulatorSettings()
-        settings.answerAfter = .milliseconds(Int64(answerAfter * 1000))
+        settings.answerAfter = ControlCommands.duration(seconds: answerAfter)
+        settings.supplementaryServiceDelay = ControlCommands.duration(seconds: supplementaryDelay)
+        settings.dialAcceptDelay = ControlCommands.duration(seconds: dialAcceptDelay)
+        settings.ceerStyle = CEERStyle(rawValue: ceer) ?? .generic
         if unregistered { settings.registration = .searching }
         let printTranscript = !quiet
         let emulator = ModemEmulator(clock: SystemClock(), settings: settings) { line in
@@ -36,10 +57,22 @@ struct ModemEmulatorTool: ParsableCommand {
 
         let input = DispatchSource.makeReadSource(fileDescriptor: 0, queue: .main)
         var buffer: [UInt8] = []
+        let keepRunning = keepRunning
         input.setEventHandler {
-            let bytes = (try? FileDescriptor(rawValue: 0).read(upTo: 4096)) ?? []
+            let bytes: [UInt8]
+            do throws(Errno) {
+                bytes = try FileDescriptor(rawValue: 0).read(upTo: 4096)
+            } catch where error == .wouldBlock || error == .interrupted {
+                return  // a spurious wake-up, not the end of the control stream
+            } catch {
+                bytes = []
+            }
             if bytes.isEmpty {
                 input.cancel()
+                if keepRunning {
+                    Output.line("modem-emulator: control input ended; still running (--keep-running)")
+                    return
+                }
                 pty.close()
                 Glibc.exit(0)
             }
@@ -51,14 +84,18 @@ struct ModemEmulatorTool: ParsableCommand {
             }
         }
         input.resume()
-        let stop = DispatchSource.makeSignalSource(signal: SIGTERM, queue: .main)
-        signal(SIGTERM, SIG_IGN)
-        stop.setEventHandler {
-            pty.close()
-            Glibc.exit(0)
+        // SIGTERM and SIGINT both remove the link, so a restarted soak run does not find a stale one.
+        let stops = [SIGTERM, SIGINT].map { number in
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .main)
+            signal(number, SIG_IGN)
+            source.setEventHandler {
+                pty.close()
+                Glibc.exit(0)
+            }
+            source.resume()
+            return source
         }
-        stop.resume()
-        withExtendedLifetime((input, stop)) { dispatchMain() }
+        withExtendedLifetime((input, stops)) { dispatchMain() }
     }
 }
 
@@ -78,6 +115,9 @@ enum ControlCommands {
           sim present|absent        SIM inserted or not
           next answer|busy|no-answer|no-carrier|silence   outcome of the next outgoing call
           answer-after SECONDS      how long the far end takes to answer
+          supplementary-delay SECONDS   network delay for AT+CCWA/CLCK/CCFC/CUSD (channel busy meanwhile)
+          dial-accept-delay SECONDS how long ATD waits for the network before OK
+          ceer generic|quectel|simcom|error   what AT+CEER prints
           ring NUMBER|withheld      an incoming call (a waiting call if one is up)
           caller-hangup             the caller of a ringing call gives up
           hangup                    the far end of the active call hangs up (normal clearing)
@@ -88,7 +128,9 @@ enum ControlCommands {
           urc LINE                  LINE inside the next response
           delay SECONDS             delay every response
           sms                       list the SMS submitted so far
-          status                    calls, mute violations, call waiting
+          calls                     the calls +CLCC would list, one per line
+          ended                     the calls that ended and what ended each
+          status                    one machine-readable line: status key=value …
         """
 
     static func run(_ line: String, on emulator: ModemEmulator) -> String {
@@ -114,10 +156,29 @@ enum ControlCommands {
             }
             emulator.queueOutcomes([outcome])
             return "ok"
-        case "answer-after":
+        case "answer-after", "supplementary-delay", "dial-accept-delay":
             guard let seconds = argument.flatMap({ Double($0) }), seconds >= 0, seconds < 3600 else { return "expected seconds" }
-            emulator.setAnswerDelay(.milliseconds(Int64(seconds * 1000)))
+            let delay = duration(seconds: seconds)
+            switch command {
+            case "answer-after": emulator.setAnswerDelay(delay)
+            case "supplementary-delay": emulator.setSupplementaryServiceDelay(delay)
+            default: emulator.setDialAcceptDelay(delay)
+            }
             return "ok"
+        case "ceer":
+            guard let text = argument, let style = CEERStyle(rawValue: text) else {
+                return "expected one of \(CEERStyle.allCases.map(\.rawValue).joined(separator: ", "))"
+            }
+            emulator.setCEERStyle(style)
+            return "ok"
+        case "calls":
+            let calls = emulator.calls
+            return calls.isEmpty ? "no calls" : calls.map { "call \($0.index) \($0.incoming ? "in" : "out") stat=\($0.state) \($0.number)" }
+                .joined(separator: "\n")
+        case "ended":
+            let ended = emulator.endedCalls
+            return ended.isEmpty ? "no ended calls" : ended.map { "ended \($0.index) \($0.number) stat=\($0.state) by=\($0.endedBy)" }
+                .joined(separator: "\n")
         case "ring":
             guard let text = argument else { return "expected a number or withheld" }
             return emulator.ring(from: text == "withheld" ? nil : text) ? "ringing" : "caller got busy (call waiting off)"
@@ -141,10 +202,37 @@ enum ControlCommands {
             let sent = emulator.submittedSMS
             return sent.isEmpty ? "no SMS" : sent.map { "\($0.number): \($0.text)" }.joined(separator: "\n")
         case "status":
-            return "active calls \(emulator.activeCallCount), call waiting \(emulator.callWaitingEnabled ? "on" : "off"), "
-                + "mute violations \(emulator.microphoneMuteViolations), callers turned away \(emulator.callersTurnedAwayByNetwork)"
+            return status(of: emulator)
         default:
             return "unknown command \(command) (type help)"
         }
     }
+
+    /// One line of `key=value` pairs, stable for scripts and soak tests; new keys are only ever appended.
+    static func status(of emulator: ModemEmulator) -> String {
+        let calls = emulator.calls
+        func count(_ stat: Int) -> Int { calls.filter { $0.state == stat }.count }
+        let fields: [(String, String)] = [
+            ("calls", "\(calls.count)"),
+            ("active", "\(count(0))"),
+            ("held", "\(count(1))"),
+            ("dialing", "\(count(2))"),
+            ("alerting", "\(count(3))"),
+            ("ringing", "\(count(4))"),
+            ("waiting", "\(count(5))"),
+            ("dialled", "\(emulator.dialAttempts.count)"),
+            ("hangupAllWithCalls", "\(emulator.hangUpAllCommandsWithCalls)"),
+            ("endedByHangUpAll", "\(emulator.callsEndedByHangUpAll)"),
+            ("ended", "\(emulator.endedCalls.count)"),
+            ("supplementary", "\(emulator.supplementaryServiceRequestCount)"),
+            ("callWaiting", emulator.callWaitingEnabled ? "on" : "off"),
+            ("muteViolations", "\(emulator.microphoneMuteViolations)"),
+            ("turnedAway", "\(emulator.callersTurnedAwayByNetwork)"),
+            ("commands", "\(emulator.commandCount)"),
+            ("busy", emulator.atChannelBusy ? "yes" : "no"),
+        ]
+        return "status " + fields.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
+    }
+
+    static func duration(seconds: Double) -> Duration { .milliseconds(Int64((seconds * 1000).rounded())) }
 }

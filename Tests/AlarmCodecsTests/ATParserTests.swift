@@ -296,6 +296,37 @@ import Testing
         #expect(CallEndCause.parse("+CSQ: 16") == nil)
     }
 
+    /// Each vendor's real +CEER shape: normal clearing must be recognised in every dialect (or the alarm would
+    /// redial a centre that hung up), and anything unreadable must stay unknown (so the core redials).
+    @Test func vendorCallEndCauses() {
+        // Quectel EC2x: a category, then the cause as text (or as a number, above).
+        let quectel = CallEndCause.parse("+CEER: \"CC INFO\",\"Normal call clearing\"")
+        #expect(quectel == CallEndCause(cause: nil, text: "Normal call clearing", category: "CC INFO"))
+        #expect(quectel?.reason == .normalClearing)
+        #expect(CallEndCause.parse("+CEER: \"CC INFO\",\"User busy\"")?.reason == .busy)
+        #expect(CallEndCause.parse("+CEER: \"CC INFO\",\"No cause information available\"")?.reason == .unknown)
+        // A session-management text is about the data context, not the call.
+        #expect(CallEndCause.parse("+CEER: \"SM INFO\",\"Regular deactivation\"")?.reason == .unknown)
+        #expect(CallEndCause.parse("+CEER: \"EMM REJECT\",\"Normal call clearing\"")?.reason == .unknown)
+        // SIMCom (A76xx field trace): number and text in one quoted string.
+        let simcom = CallEndCause.parse("+CEER: \"16 Normal call clearing\"")
+        #expect(simcom == CallEndCause(cause: 16, text: "Normal call clearing"))
+        #expect(simcom?.reason == .normalClearing)
+        #expect(CallEndCause.parse("+CEER: \"17 User busy\"")?.reason == .busy)
+        #expect(CallEndCause.parse("+CEER: \"0 Unknown\"")?.reason == .unknown)
+        #expect(CallEndCause.parse("+CEER: \"31 Normal, unspecified\"")?.reason == .networkFailure)
+        #expect(CallEndCause.parse("+CEER: 16 Normal call clearing")?.reason == .normalClearing)
+        // Cinterion: category, number, text.
+        let cinterion = CallEndCause.parse("+CEER: \"CC setup error\",16,\"Normal call clearing\"")
+        #expect(cinterion == CallEndCause(cause: 16, text: "Normal call clearing", category: "CC setup error"))
+        #expect(cinterion?.reason == .normalClearing)
+        #expect(CallEndCause.parse("+CEER: \"SM detach\",36,\"Regular deactivation\"")?.reason == .unknown)
+        // Texts that merely start with a digit or a layer-like word are not taken apart.
+        #expect(CallEndCause.parse("+CEER: \"Normal call clearing\"")?.category == nil)
+        #expect(CallEndCause.parse("+CEER: \"16Normal\"")?.cause == nil)
+        #expect(CallEndCause.parse("+CEER: \"16Normal\"")?.reason == .networkFailure)
+    }
+
     @Test func batteryCharge() {
         #expect(BatteryCharge.parse("+CBC: 0,85,4012") == BatteryCharge(status: 0, percent: 85, millivolts: 4012))
         #expect(BatteryCharge.parse("+CBC: 1,100") == BatteryCharge(status: 1, percent: 100))

@@ -3,7 +3,7 @@ import AlarmCore
 
 extension ModemEmulator {
     /// One command line from the driver.
-    func command(_ raw: String) {
+    func command(_ raw: String, receivedAt: Instant) {
         let echo = state.withLock { state -> Bool in
             state.commandsSeen += 1
             return state.echo
@@ -22,6 +22,7 @@ extension ModemEmulator {
         }
         let body = String(upper.dropFirst(2))
         let original = String(text.dropFirst(2))
+        if supplementaryServiceCommand(body, original: original, receivedAt: receivedAt) { return }
         if dataCommand(body, original: original) { return }
         if inboxCommand(body) { return }
         if gnssCommand(body) { return }
@@ -39,14 +40,6 @@ extension ModemEmulator {
         case _ where body.hasPrefix("+QURCCFG"): respond([], final: "OK")
         case "+CLIP=1", "+CLIP=0":
             state.withLock { $0.clip = body == "+CLIP=1" }
-            respond([], final: "OK")
-        case _ where body.hasPrefix("+CCWA="):
-            // 27.007: +CCWA=<n>[,<mode>]: <n> presents the URC, <mode> 0/1 switches the network service.
-            let fields = body.dropFirst(6).split(separator: ",").map { Int($0) }
-            state.withLock { state in
-                if let n = fields.first ?? nil { state.ccwaURC = n == 1 }
-                if fields.count > 1, let mode = fields[1], mode <= 1 { state.callWaiting = mode == 1 }
-            }
             respond([], final: "OK")
         case "+CLCC=1", "+CLCC=0":
             state.withLock { $0.clccURCs = body == "+CLCC=1" }
@@ -105,8 +98,14 @@ extension ModemEmulator {
             respond(["+CBC: \(charging ? 1 : 0),\(percent),\(3300 + percent * 9)"], final: "OK")
         case "+CLCC": respond(callListLines(), final: "OK")
         case "+CEER":
-            let cause = state.withLock { $0.lastCause }
-            respond(["+CEER: \(cause.code),\"\(cause.text)\""], final: "OK")
+            let (cause, local, style) = state.withLock { ($0.lastCause, $0.lastReleaseWasLocal, $0.settings.ceerStyle) }
+            switch style {
+            case .generic: respond(["+CEER: \(cause.code),\"\(cause.text)\""], final: "OK")
+            case .quectel: respond(["+CEER: \"CC INFO\",\"\(cause.text)\""], final: "OK")
+            // Seen on a SIMCom A7672: a local release reads "0 Unknown", the far end's "16 Normal call clearing".
+            case .simcom: respond([local ? "+CEER: \"0 Unknown\"" : "+CEER: \"\(cause.code) \(cause.text)\""], final: "OK")
+            case .error: respond([], final: "ERROR")
+            }
         case "+CMUT=1", "+CMUT=0":
             let muting = body == "+CMUT=1"
             state.withLock { state in
@@ -125,9 +124,39 @@ extension ModemEmulator {
         case "+CGMR", "+GMR": respond(["EC25EFAR06A06M4G"], final: "OK")
         case "+CSCA?": respond(["+CSCA: \"+32475161616\",145"], final: "OK")
         case "A": answer()
-        case "H", "+CHUP": hangUpAll()
+        case "H", "H0": hangUpAll(by: "ATH")
+        case "+CHUP": hangUpAll(by: "AT+CHUP")
         case "+CHLD=0": releaseWaiting()
-        case _ where body.hasPrefix("D"): dial(String(original.dropFirst()))
+        case "+CHLD=1": releaseActiveAcceptOther()
+        case _ where body.hasPrefix("+CHLD=1"):
+            guard let index = Int(body.dropFirst(7)), (1...7).contains(index) else {
+                respond([], final: error("invalid parameters", code: 50))
+                return
+            }
+            releaseCall(index, by: "AT+CHLD=1\(index)")
+        case _ where body.hasPrefix("+QHUP="):
+            // Quectel: AT+QHUP=<cause>[,<idx>] ends call <idx> (all calls without it) with that release cause.
+            let fields = body.dropFirst(6).split(separator: ",", omittingEmptySubsequences: false).map { Int($0) }
+            guard let first = fields.first, let cause = first, (1...127).contains(cause), fields.count <= 2 else {
+                respond([], final: error("invalid parameters", code: 50))
+                return
+            }
+            if fields.count == 2 {
+                guard let index = fields[1], (0...7).contains(index) else {
+                    respond([], final: error("invalid parameters", code: 50))
+                    return
+                }
+                if index != 0 {
+                    releaseCall(index, cause: cause, by: "AT+QHUP=\(cause),\(index)")
+                    return
+                }
+            }
+            hangUpAll(by: "AT+QHUP=\(body.dropFirst(6))", cause: cause)
+        // DTR handling (&D0 ignore, &D1 command mode, &D2 hang up): a pty has no DTR line, so it is only stored.
+        case "&D0", "&D1", "&D2", "&D":
+            state.withLock { $0.dtrMode = Int(body.dropFirst(2)) ?? 0 }
+            respond([], final: "OK")
+        case _ where body.hasPrefix("D"): dial(String(original.dropFirst()), receivedAt: receivedAt)
         case _ where body.hasPrefix("+CMGS="):
             guard let length = Int(body.dropFirst(6)) else {
                 respond([], final: error("invalid input value", code: 304, sms: true))

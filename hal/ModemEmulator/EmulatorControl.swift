@@ -22,6 +22,11 @@ extension ModemEmulator {
     public var wrongPINAttempts: Int { state.withLock { $0.wrongPINs } }
     public func setSIMPresent(_ present: Bool) { state.withLock { $0.settings.simPresent = present } }
     public func setAnswerDelay(_ delay: Duration) { state.withLock { $0.settings.answerAfter = delay } }
+    /// How long supplementary-service requests (AT+CCWA, AT+CLCK, AT+CCFC, AT+CUSD) wait for the network.
+    public func setSupplementaryServiceDelay(_ delay: Duration) { state.withLock { $0.settings.supplementaryServiceDelay = delay } }
+    /// How long ATD waits for the network to accept the call before OK.
+    public func setDialAcceptDelay(_ delay: Duration) { state.withLock { $0.settings.dialAcceptDelay = delay } }
+    public func setCEERStyle(_ style: CEERStyle) { state.withLock { $0.settings.ceerStyle = style } }
 
     /// How the network treats the next outgoing calls, in order; afterwards calls are answered.
     public func queueOutcomes(_ outcomes: [EmulatedCallOutcome]) { state.withLock { $0.outcomes += outcomes } }
@@ -97,6 +102,11 @@ extension ModemEmulator {
             state.hung = false
             state.line = []
             state.smsPending = nil
+            // Whatever the network was still answering is lost with the modem, and so are queued bytes.
+            state.session += 1
+            state.channelBusy = false
+            state.queuedLines = []
+            state.dialAwaitingAcceptance = nil
         }
         note("-- power off")
         updateDataPlane()
@@ -112,6 +122,8 @@ extension ModemEmulator {
             state.clip = false
             state.callWaiting = true
             state.ccwaURC = false
+            state.ussdPresentation = false
+            state.dtrMode = 1
             state.clccURCs = false
             state.simUnlocked = false
             // Contexts and IMS state are volatile; the network tears the bearer down with the modem.
@@ -155,6 +167,27 @@ extension ModemEmulator {
     public var callWaitingEnabled: Bool { state.withLock { $0.callWaiting } }
     public var activeCallCount: Int { state.withLock { state in state.calls.values.filter { $0.state == 0 }.count } }
     public var commandCount: Int { state.withLock { $0.commandsSeen } }
+    /// Every call +CLCC would list now, by index.
+    public var calls: [EmulatedCallSnapshot] {
+        state.withLock { state in
+            state.calls.values.sorted { $0.index < $1.index }
+                .map { EmulatedCallSnapshot(index: $0.index, incoming: $0.incoming, state: $0.state, number: $0.number) }
+        }
+    }
+    /// Every ATD received, with the instant its carriage return arrived and when the network accepted it.
+    public var dialAttempts: [EmulatedDial] { state.withLock { $0.dialAttempts } }
+    /// Every supplementary-service request that went to the network (AT+CCWA with a mode or `?`, AT+CLCK on a
+    /// barring facility, AT+CCFC, AT+CUSD with a string), in arrival order.
+    public var supplementaryServiceRequests: [EmulatedRequest] { state.withLock { $0.supplementaryRequests } }
+    public var supplementaryServiceRequestCount: Int { state.withLock { $0.supplementaryRequests.count } }
+    /// ATH / AT+CHUP / AT+QHUP without an index received while at least one call existed (each ends them all).
+    public var hangUpAllCommandsWithCalls: Int { state.withLock { $0.hangUpAllWithCalls } }
+    /// Every call that ended, in order, with the command (or network event) that ended it.
+    public var endedCalls: [EmulatedCallEnd] { state.withLock { $0.endedCalls } }
+    /// True while a command waits for the network and later command lines are held back.
+    public var atChannelBusy: Bool { state.withLock { $0.channelBusy } }
+    /// The last AT&D<n> (DTR handling) the driver set; 1 after power-on.
+    public var dtrMode: Int { state.withLock { $0.dtrMode } }
 }
 
 /// The emulated modem's power line, for boards whose driver power-cycles the modem: active = power off.

@@ -35,6 +35,26 @@ public final class ModemEmulator: Sendable {
         var calls: [Int: Call] = [:]
         var outcomes: [EmulatedCallOutcome] = []
         var lastCause = (code: 0, text: "No cause information available")
+        /// The last call was released by a command from the driver (ATH, AT+CHUP, AT+CHLD, AT+QHUP), not by
+        /// the network: SIMCom then reports `"0 Unknown"`.
+        var lastReleaseWasLocal = false
+        /// A command is being carried out (waiting for the network): lines arriving meanwhile wait in
+        /// `queuedLines`, with the instant their carriage return arrived.
+        var channelBusy = false
+        var queuedLines: [(text: String, receivedAt: Instant)] = []
+        /// Bumped at power-off, so that answers the network was preparing for a modem that has since been
+        /// switched off never reach the line.
+        var session = 0
+        var supplementaryRequests: [EmulatedRequest] = []
+        var dialAttempts: [EmulatedDial] = []
+        /// The call whose ATD still waits for the network's acceptance, and the result to give if it ends first.
+        var dialAwaitingAcceptance: Int?
+        var endBeforeAcceptance: String?
+        var endedCalls: [EmulatedCallEnd] = []
+        var hangUpAllWithCalls = 0
+        var dtrMode = 1
+        var barredFacilities: Set<String> = []
+        var ussdPresentation = false
         var line: [UInt8] = []
         var smsPending: Int?  // +CMGS length awaiting the PDU
         var smsBody: [UInt8] = []
@@ -95,7 +115,7 @@ public final class ModemEmulator: Sendable {
     }
 
     private func receive(_ byte: UInt8) {
-        enum Step { case none, command(String), sms([UInt8], Int), smsCancelled, echo([UInt8]) }
+        enum Step { case none, command(String, Instant), queued(String), sms([UInt8], Int), smsCancelled, echo([UInt8]) }
         let step = state.withLock { state -> Step in
             guard state.powered, state.booted, !state.hung else { return .none }
             if let length = state.smsPending {
@@ -120,7 +140,12 @@ public final class ModemEmulator: Sendable {
                 state.line = []
                 guard !line.isEmpty else { return .none }
                 let text = String(decoding: line, as: UTF8.self)
-                return .command(text)
+                let receivedAt = clock.now()
+                if state.channelBusy {
+                    state.queuedLines.append((text, receivedAt))
+                    return .queued(text)
+                }
+                return .command(text, receivedAt)
             case 0x0A:
                 return .none
             default:
@@ -132,7 +157,39 @@ public final class ModemEmulator: Sendable {
         case .none, .echo: return
         case .smsCancelled: note("→ <ESC> (SMS cancelled)")
         case .sms(let body, let length): submitSMS(body, declaredLength: length)
-        case .command(let text): command(text)
+        case .command(let text, let receivedAt): command(text, receivedAt: receivedAt)
+        case .queued(let text): note("→ \(text) (queued: the AT channel is busy)")
+        }
+    }
+
+    // MARK: The single AT channel
+
+    /// The command in progress has given its final result: the lines that arrived meanwhile are carried out
+    /// in order, until one of them occupies the channel again.
+    func channelFreed() {
+        while true {
+            let next = state.withLock { state -> (text: String, receivedAt: Instant)? in
+                state.channelBusy = false
+                guard !state.queuedLines.isEmpty else { return nil }
+                return state.queuedLines.removeFirst()
+            }
+            guard let next else { return }
+            command(next.text, receivedAt: next.receivedAt)
+            if state.withLock({ $0.channelBusy }) { return }
+        }
+    }
+
+    /// Occupies the channel for `delay`, then runs `finish` (which writes the final result) and frees it.
+    /// Nothing is written if the modem was switched off meanwhile, or has hung (it answers nothing then).
+    func occupyChannel(for delay: Duration, then finish: @escaping @Sendable () -> Void) {
+        let session = state.withLock { state -> Int in
+            state.channelBusy = true
+            return state.session
+        }
+        _ = clock.schedule(after: delay) { [self] in
+            guard state.withLock({ $0.session == session && $0.powered && !$0.hung }) else { return }
+            finish()
+            channelFreed()
         }
     }
 

@@ -24,7 +24,8 @@ public final class ChildProcess: Sendable {
     }
 
     /// Starts `executable` (looked up in PATH when it contains no "/").
-    /// `environment` nil inherits ours; `stdout`/`stderr` nil inherit ours.
+    /// `environment` nil inherits ours; `stdin`/`stdout`/`stderr` nil inherit ours
+    /// (a test drives a child's stdin through `PosixPipe`).
     ///
     /// The child gets an empty signal mask and default dispositions: our
     /// daemons block or ignore signals (for signal-handling threads, or
@@ -34,6 +35,7 @@ public final class ChildProcess: Sendable {
         _ executable: String,
         _ arguments: [String],
         environment: [String: String]? = nil,
+        stdin: FileDescriptor? = nil,
         stdout: FileDescriptor? = nil,
         stderr: FileDescriptor? = nil
     ) throws(Errno) -> ChildProcess {
@@ -59,6 +61,9 @@ public final class ChildProcess: Sendable {
         var actions = posix_spawn_file_actions_t()
         try check(posix_spawn_file_actions_init(&actions))
         defer { posix_spawn_file_actions_destroy(&actions) }
+        if let stdin {
+            try check(posix_spawn_file_actions_adddup2(&actions, stdin.rawValue, STDIN_FILENO))
+        }
         if let stdout {
             try check(posix_spawn_file_actions_adddup2(&actions, stdout.rawValue, STDOUT_FILENO))
         }
