@@ -118,7 +118,8 @@ import Testing
     }
 
     @Test func aggressorCallingAgainAndAgainNeverCutsTheCentreLine() throws {
-        let rig = try ModemRig()
+        // A network that does not let the device switch call waiting off: every caller knocks.
+        let rig = try ModemRig { $0.callWaitingControllable = false }
         try rig.start()
         let centre = CallID.outgoing(1)
         rig.driver.dial(centre, number: "+3292000101")

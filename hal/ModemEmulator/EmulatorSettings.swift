@@ -27,6 +27,8 @@ public struct EmulatorSettings: Sendable, Hashable {
     /// `AT+CLCK` on a network facility, `AT+CCFC`, `AT+CUSD` with a string). Real networks take 1–5 s, and the
     /// module's single AT channel answers nothing else meanwhile. Zero answers at once.
     public var supplementaryServiceDelay: Duration = .zero
+    /// False: the network refuses to switch call waiting (`+CME ERROR: 4`), so a second caller still knocks.
+    public var callWaitingControllable = true
     /// How long the network takes to accept an outgoing call before `ATD…;` answers OK. The call is listed
     /// (dialing) at once; alerting and answering are scheduled from the acceptance. Zero answers at once.
     public var dialAcceptDelay: Duration = .zero

@@ -41,6 +41,10 @@ extension ModemEmulator {
                 if let presentation { state.ccwaURC = presentation == 1 }
                 switch mode {
                 case 0, 1:
+                    // Some networks (IMS voice among them) do not let the subscriber change the service over AT.
+                    guard state.settings.callWaitingControllable else {
+                        return ([], state.verboseErrors ? "+CME ERROR: operation not supported" : "+CME ERROR: 4")
+                    }
                     state.callWaiting = mode == 1
                     return ([], "OK")
                 case 2:
