@@ -7,6 +7,8 @@ import Testing
 
 /// The GPIO character-device button: `gpio_v2_line_event` records through a pipe into the same reader,
 /// decoder and debounce stage the ioctl path feeds (there is no gpiochip here; the request is checked as bytes).
+/// CLOCK_MONOTONIC is the test clock (as it is SystemClock on the device): records are written once the
+/// clock has reached their stamps, and edges carry those stamps.
 @Suite struct GPIOLineButtonTests {
     struct Edge: Equatable, Sendable {
         var edge: ButtonEdge
@@ -37,9 +39,17 @@ import Testing
         var settings = GPIOLineButton.Settings(chip: "/dev/gpiochip0", line: 17)
         settings.debounce = debounce
         let button = try GPIOLineButton(settings: settings, clock: harness.clock, logger: harness.log.logger,
-                                        open: { () throws(Errno) in fd }, status: { harness.statuses.append($0) })
+                                        open: { () throws(Errno) in fd }, kernelClocks: .following(harness.clock),
+                                        status: { harness.statuses.append($0) })
         try button.start { edge, at in harness.edges.append(Edge(edge: edge, at: at)) }
         return button
+    }
+
+    static func instant(_ nanoseconds: UInt64) -> Instant { Instant(sinceOrigin: .nanoseconds(Int64(nanoseconds))) }
+
+    /// Moves the test clock to `nanoseconds` (the kernel's "now").
+    func advance(_ harness: Harness, to nanoseconds: UInt64) {
+        harness.clock.advance(by: Self.instant(nanoseconds) - harness.clock.now())
     }
 
     func events(_ list: [(UInt64, UInt32)]) -> [UInt8] {
@@ -55,25 +65,26 @@ import Testing
         defer { button.stop() }
 
         let t = 5 * Self.second
+        advance(harness, to: t + 6 * Self.ms)
         try pipe.write(events([(t, Self.rising), (t + 2 * Self.ms, Self.falling), (t + 3 * Self.ms, Self.rising),
                                (t + 5 * Self.ms, Self.falling), (t + 6 * Self.ms, Self.rising)]))
         #expect(harness.statuses.wait { _ in harness.handledRecords() == 5 })
         #expect(harness.edges.all.isEmpty)
-        // Settles 30 ms after the last bounce, on the test clock.
-        #expect(harness.clock.deadlines == [.milliseconds(30)])
+        // Accepted 30 ms after the last bounce, stamped when the level that held began.
+        #expect(harness.clock.deadlines == [Self.instant(t + 36 * Self.ms)])
         harness.clock.advance(by: .milliseconds(29))
         #expect(harness.edges.all.isEmpty)
         harness.clock.advance(by: .milliseconds(1))
-        #expect(harness.edges.all == [Edge(edge: .pressed, at: .milliseconds(30))])
+        #expect(harness.edges.all == [Edge(edge: .pressed, at: Self.instant(t + 6 * Self.ms))])
 
         // Release, bouncing too, two seconds later.
-        harness.clock.advance(by: .milliseconds(1970))
         let r = t + 2 * Self.second
+        advance(harness, to: r + 4 * Self.ms)
         try pipe.write(events([(r, Self.falling), (r + 1 * Self.ms, Self.rising), (r + 4 * Self.ms, Self.falling)]))
         #expect(harness.statuses.wait { _ in harness.handledRecords() == 8 })
         harness.clock.advance(by: .milliseconds(30))
-        #expect(harness.edges.all == [Edge(edge: .pressed, at: .milliseconds(30)),
-                                      Edge(edge: .released, at: .milliseconds(2030))])
+        #expect(harness.edges.all == [Edge(edge: .pressed, at: Self.instant(t + 6 * Self.ms)),
+                                      Edge(edge: .released, at: Self.instant(r + 4 * Self.ms))])
         #expect(harness.clock.pendingCount == 0)
     }
 
@@ -84,6 +95,7 @@ import Testing
         defer { button.stop() }
 
         let t = 7 * Self.second
+        advance(harness, to: t + 12 * Self.ms)
         try pipe.write(events([(t, Self.rising), (t + 12 * Self.ms, Self.falling)]))
         #expect(harness.statuses.wait { _ in harness.handledRecords() == 2 })
         harness.clock.advance(by: .seconds(5))
@@ -99,12 +111,39 @@ import Testing
         defer { button.stop() }
 
         let t = 9 * Self.second
+        advance(harness, to: t + 80 * Self.ms)
         try pipe.write(events([(t, Self.rising), (t + 80 * Self.ms, Self.falling)]))
         #expect(harness.edges.wait { $0.count == 1 })
-        #expect(harness.edges.all == [Edge(edge: .pressed, at: .origin)])
+        #expect(harness.edges.all == [Edge(edge: .pressed, at: Self.instant(t))])
         harness.clock.advance(by: .milliseconds(30))
-        #expect(harness.edges.all.map(\.edge) == [.pressed, .released])
-        #expect(harness.edges.all.last?.at == .milliseconds(30))
+        #expect(harness.edges.all == [Edge(edge: .pressed, at: Self.instant(t)),
+                                      Edge(edge: .released, at: Self.instant(t + 80 * Self.ms))])
+    }
+
+    @Test func edgesReadLateKeepTheirKernelStampsAndAShortPressStaysShort() throws {
+        let harness = Harness()
+        let pipe = try TestPipe()
+        let button = try button(harness, pipe)
+        defer { button.stop() }
+
+        // Pressed at T (one bounce), read 300 ms later: the level has long held, so the edge comes at once,
+        // stamped T + 1 ms, with no debounce timer left behind.
+        let t = 11 * Self.second
+        advance(harness, to: t + 300 * Self.ms)
+        try pipe.write(events([(t, Self.rising), (t + Self.ms / 2, Self.falling), (t + Self.ms, Self.rising)]))
+        #expect(harness.edges.wait { $0.count == 1 })
+        #expect(harness.edges.all == [Edge(edge: .pressed, at: Self.instant(t + Self.ms))])
+        #expect(harness.clock.pendingCount == 0)
+
+        // Released 1.5 s after the press by the kernel's stamps, read 700 ms late (1.9 s after the press's read).
+        let r = t + Self.ms + 1_500 * Self.ms
+        advance(harness, to: r + 700 * Self.ms)
+        try pipe.write(events([(r, Self.falling)]))
+        #expect(harness.edges.wait { $0.count == 2 })
+        let edges = harness.edges.all
+        #expect(edges.map(\.edge) == [.pressed, .released])
+        #expect(edges[1].at - edges[0].at == .milliseconds(1_500))
+        #expect(harness.clock.pendingCount == 0)
     }
 
     @Test func unknownEventIDsAreIgnored() throws {
@@ -170,6 +209,18 @@ import Testing
         request.bias = .disabled
         #expect(request.flags & (1 << 10) != 0)
         #expect(Self.u32(request.kernelBytes, 296) == 0)
+    }
+
+    @Test func eventTimestampsStayOnTheMonotonicClock() {
+        // GPIO_V2_LINE_FLAG_EVENT_CLOCK_REALTIME (bit 11) and _HTE (bit 12) are never asked for.
+        var settings = GPIOLineButton.Settings(chip: "/dev/gpiochip0", line: 17)
+        for bias in GPIOBias.allCases {
+            for activeLow in [false, true] {
+                settings.bias = bias
+                settings.activeLow = activeLow
+                #expect(Self.u64(settings.request.kernelBytes, 288) & (1 << 11 | 1 << 12) == 0)
+            }
+        }
     }
 
     @Test func anOutputRequestStartsAtTheRequestedLevel() {

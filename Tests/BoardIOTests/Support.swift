@@ -3,6 +3,7 @@ import Dispatch
 import Glibc
 import HAL
 import Logging
+@testable import BoardIO
 import Synchronization
 
 /// A clock that moves only when the test advances it; due timers run on the test's thread, in deadline order.
@@ -208,4 +209,23 @@ final class TestPipe: @unchecked Sendable {
     }
 
     deinit { if writeEnd >= 0 { close(writeEnd) } }
+}
+
+extension KernelClocks {
+    /// The kernel's clocks as a test sees them: CLOCK_MONOTONIC *is* the test clock (as it is SystemClock in
+    /// the firmware), CLOCK_REALTIME runs `realtimeOffset` ahead of it.
+    static func following(_ clock: TestClock, realtimeOffset: Duration = RawRecord.realtimeOffset) -> KernelClocks {
+        KernelClocks(monotonic: { clock.now().sinceOrigin }, realtime: { clock.now().sinceOrigin + realtimeOffset })
+    }
+}
+
+extension RawRecord {
+    /// Where the tests' CLOCK_REALTIME stands when their monotonic clock reads zero (2026-11-14).
+    static let realtimeOffset = Duration.seconds(1_795_000_000)
+
+    /// An input event stamped `time` on whatever clock the device is said to use.
+    static func key(_ code: UInt16, _ value: Int32, at time: Duration) -> [UInt8] {
+        let (seconds, attoseconds) = time.components
+        return inputEvent(seconds: seconds, microseconds: attoseconds / 1_000_000_000_000, type: EV_KEY, code: code, value: value)
+    }
 }

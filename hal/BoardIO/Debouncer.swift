@@ -9,6 +9,9 @@ public struct Debouncer: Sendable {
     public let period: Duration
     /// The level last accepted (true: active, i.e. pressed).
     public private(set) var accepted: Bool
+    /// When the accepted level began: the raw edge that started it (nil for the initial level). The time to
+    /// stamp the debounced edge with, so the debounce delays an edge's delivery but not its time.
+    public private(set) var acceptedSince: Instant?
     /// A level that differs from `accepted`, and since when it has held.
     private var candidate: (active: Bool, since: Instant)?
     private var latest: Instant?
@@ -37,6 +40,7 @@ public struct Debouncer: Sendable {
     public mutating func settle(at time: Instant) -> Bool? {
         guard let pending = candidate, time - pending.since >= period else { return nil }
         accepted = pending.active
+        acceptedSince = pending.since
         candidate = nil
         return accepted
     }

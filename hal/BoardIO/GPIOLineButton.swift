@@ -9,7 +9,9 @@ import Synchronization
 /// kernel's v2 uAPI as an input with events on both edges, the board's bias and polarity, and the kernel's
 /// debounce where the kernel accepts it. Every edge then goes through a software `Debouncer` with the same
 /// period, on the events' kernel timestamps, so a chip or kernel without debounce still yields one edge per
-/// press. Accepted edges carry the injected clock's `now`.
+/// press. Accepted edges carry the kernel's timestamp of the raw edge that began the accepted level
+/// (`gpio_v2_line_event.timestamp_ns`, CLOCK_MONOTONIC: the request never asks for another event clock), so
+/// neither the debounce nor a late read shifts them.
 public final class GPIOLineButton: ButtonInput {
     public struct Settings: Sendable, Equatable {
         public var chip: String
@@ -45,12 +47,15 @@ public final class GPIOLineButton: ButtonInput {
 
     /// `open`: returns a descriptor that delivers `gpio_v2_line_event` records (tests: a pipe). `level`: the
     /// line's logical level right after opening, when it can be read.
+    /// `kernelClocks`: the kernel's clocks (tests: clocks that follow the test clock).
     init(settings: Settings, clock: any Clock, logger: Logger,
          open: @escaping RecordStreamReader.Opener,
          level: @escaping @Sendable (FileDescriptor) -> Bool? = { _ in nil },
+         kernelClocks: KernelClocks = .system,
          status: @escaping @Sendable (RecordStreamReader.Status) -> Void = { _ in }) throws(HALError) {
         self.settings = settings
-        let stage = DebounceStage(period: settings.debounce, clock: clock, relay: relay)
+        let stage = DebounceStage(period: settings.debounce, timeline: KernelTimeline(clock: clock, kernel: kernelClocks),
+                                  relay: relay)
         self.stage = stage
         reader = try RecordStreamReader(
             name: "\(settings.chip) line \(settings.line)", recordSize: KernelRecordSize.lineEvent,
@@ -77,35 +82,35 @@ public final class GPIOLineButton: ButtonInput {
     }
 }
 
-/// Runs the pure `Debouncer` against the injected clock. Kernel timestamps and the clock are different
-/// time bases; the newest event read anchors one to the other, so "held for the period with no further
-/// edge" becomes a timer on the clock and a settle at the matching kernel time.
+/// Runs the pure `Debouncer` on the events' kernel timestamps carried onto the injected clock's timeline
+/// (`KernelTimeline`), so "held for the period with no further edge" is a timer on that clock at the
+/// debouncer's own deadline. An accepted edge is stamped with the time its level began, not when it was accepted.
 private final class DebounceStage: Sendable {
     private struct State {
         var debouncer: Debouncer
-        var anchor: (event: Instant, clock: Instant)?
         var timer: (any Cancellable)?
         var generation = 0
     }
 
-    private let clock: any Clock
+    private let timeline: KernelTimeline
     private let relay: EdgeRelay
     private let state: Mutex<State>
 
-    init(period: Duration, clock: any Clock, relay: EdgeRelay) {
-        self.clock = clock
+    private var clock: any Clock { timeline.clock }
+
+    init(period: Duration, timeline: KernelTimeline, relay: EdgeRelay) {
+        self.timeline = timeline
         self.relay = relay
         state = Mutex(State(debouncer: Debouncer(period: period)))
     }
 
     /// A (re)opened line starts from its read level: a press held across a reopen is not a new press, but a
-    /// release that happened while the device was gone is delivered.
+    /// release that happened while the device was gone is delivered (stamped when found: no event says when).
     func restart(readLevel: Bool?) {
         let released = state.withLock { state -> Bool in
             state.timer?.cancel()
             state.timer = nil
             state.generation += 1
-            state.anchor = nil
             let active = readLevel ?? state.debouncer.accepted
             let wasActive = state.debouncer.accepted
             state.debouncer = Debouncer(period: state.debouncer.period, initiallyActive: active)
@@ -116,27 +121,30 @@ private final class DebounceStage: Sendable {
 
     func observe(_ events: [LineEvent]) {
         guard !events.isEmpty else { return }
-        let now = clock.now()
-        let accepted = state.withLock { state -> [Bool] in
-            var accepted: [Bool] = []
+        let reading = timeline.read()
+        let accepted = state.withLock { state -> [(Bool, Instant)] in
+            var accepted: [(Bool, Instant)] = []
             for event in events {
-                let time = Instant(sinceOrigin: .nanoseconds(Int64(clamping: event.timestampNanoseconds)))
-                if let level = state.debouncer.observe(active: event.becameActive, at: time) { accepted.append(level) }
-                if state.anchor.map({ time > $0.event }) ?? true { state.anchor = (time, now) }
+                let stamp = KernelStamp.monotonic(.nanoseconds(Int64(clamping: event.timestampNanoseconds)))
+                let time = KernelTimeline.map(stamp, reading).instant
+                if let level = state.debouncer.observe(active: event.becameActive, at: time) {
+                    accepted.append((level, state.debouncer.acceptedSince ?? time))
+                }
             }
-            state.anchor?.clock = now
             state.timer?.cancel()
             state.timer = nil
             state.generation += 1
-            if let deadline = state.debouncer.deadline, let anchor = state.anchor {
+            // Read late (a busy moment): the level may already have held long enough by the kernel's stamps.
+            if let level = state.debouncer.settle(at: reading.now) {
+                accepted.append((level, state.debouncer.acceptedSince ?? reading.now))
+            }
+            if let deadline = state.debouncer.deadline {
                 let generation = state.generation
-                state.timer = clock.schedule(at: now + max(deadline - anchor.event, .zero)) { [self] in
-                    settle(generation: generation)
-                }
+                state.timer = clock.schedule(at: deadline) { [self] in settle(generation: generation) }
             }
             return accepted
         }
-        for level in accepted { relay.emit(level ? .pressed : .released, at: now) }
+        for (level, at) in accepted { relay.emit(level ? .pressed : .released, at: at) }
     }
 
     func cancel() {
@@ -149,12 +157,12 @@ private final class DebounceStage: Sendable {
 
     private func settle(generation: Int) {
         let now = clock.now()
-        let accepted = state.withLock { state -> Bool? in
-            guard state.generation == generation, let anchor = state.anchor else { return nil }
+        let accepted = state.withLock { state -> (Bool, Instant)? in
+            guard state.generation == generation else { return nil }
             state.timer = nil
-            return state.debouncer.settle(at: anchor.event + (now - anchor.clock))
+            return state.debouncer.settle(at: now).map { ($0, state.debouncer.acceptedSince ?? now) }
         }
-        if let accepted { relay.emit(accepted ? .pressed : .released, at: now) }
+        if let (level, at) = accepted { relay.emit(level ? .pressed : .released, at: at) }
     }
 }
 

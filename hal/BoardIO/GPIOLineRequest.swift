@@ -33,6 +33,8 @@ struct GPIOLineRequest: Sendable, Equatable {
         var flags: UInt64 = 0
         switch direction {
         case .input:
+            // Never GPIO_V2_LINE_FLAG_EVENT_CLOCK_REALTIME or _HTE: event timestamps stay on CLOCK_MONOTONIC,
+            // the timeline the button's edges are stamped on.
             flags |= UInt64(GPIO_V2_LINE_FLAG_INPUT.rawValue) | UInt64(GPIO_V2_LINE_FLAG_EDGE_RISING.rawValue)
                 | UInt64(GPIO_V2_LINE_FLAG_EDGE_FALLING.rawValue)
         case .output:
@@ -106,7 +108,7 @@ enum GPIOChip {
         let chipFD = try FileDescriptor.open(chip, O_RDWR)
         defer { try? chipFD.close() }
         var request = line.kernelRequest
-        try control(chipFD, cboardio_gpio_v2_get_line_ioctl(), &request)
+        try DeviceControl.ioctl(chipFD, cboardio_gpio_v2_get_line_ioctl(), &request)
         let lineFD = FileDescriptor(rawValue: request.fd)
         // The request's descriptor is not close-on-exec by default; no helper process should hold the line.
         _ = fcntl(lineFD.rawValue, F_SETFD, FD_CLOEXEC)
@@ -117,7 +119,7 @@ enum GPIOChip {
     static func isActive(_ lineFD: FileDescriptor) throws(Errno) -> Bool {
         var values = gpio_v2_line_values()
         values.mask = 1
-        try control(lineFD, cboardio_gpio_v2_line_get_values_ioctl(), &values)
+        try DeviceControl.ioctl(lineFD, cboardio_gpio_v2_line_get_values_ioctl(), &values)
         return values.bits & 1 != 0
     }
 
@@ -125,17 +127,6 @@ enum GPIOChip {
         var values = gpio_v2_line_values()
         values.mask = 1
         values.bits = active ? 1 : 0
-        try control(lineFD, cboardio_gpio_v2_line_set_values_ioctl(), &values)
-    }
-
-    private static func control<T>(_ fd: FileDescriptor, _ request: UInt, _ argument: inout T) throws(Errno) {
-        let failure = withUnsafeMutableBytes(of: &argument) { raw -> Errno? in
-            while cboardio_ioctl(fd.rawValue, request, raw.baseAddress) == -1 {
-                let error = Errno.current
-                if error != .interrupted { return error }
-            }
-            return nil
-        }
-        if let failure { throw failure }
+        try DeviceControl.ioctl(lineFD, cboardio_gpio_v2_line_set_values_ioctl(), &values)
     }
 }

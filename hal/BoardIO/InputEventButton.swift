@@ -3,12 +3,17 @@ import Glibc
 import HAL
 import Logging
 import PosixIO
+import Synchronization
 
 /// The button as a key of the kernel's gpio-keys driver (`/dev/input/by-path/platform-gpio-keys-event`).
 /// The driver debounces in the kernel (`debounce-interval`, 5 ms by default in the overlay) and reports
 /// EV_KEY events: value 1 pressed, 0 released, 2 autorepeat (ignored: a hold is timed by the core, not by
-/// repeats). Other codes, EV_SYN and other types are ignored. Edges carry the injected clock's `now` at the
-/// moment they are read, the same clock the core's hold timer runs on.
+/// repeats). Other codes, EV_SYN and other types are ignored.
+///
+/// Edges carry the time the kernel saw them, not the time they were read: every open asks for CLOCK_MONOTONIC
+/// event timestamps (EVIOCSCLOCKID), the timeline of the injected clock (`KernelTimeline`). A device that
+/// refuses (a very old kernel, a FIFO in a test) keeps CLOCK_REALTIME stamps, carried onto the monotonic clock
+/// by their age; said once in the log.
 public final class InputEventButton: ButtonInput {
     public let path: String
     public let keyCode: UInt16
@@ -25,20 +30,36 @@ public final class InputEventButton: ButtonInput {
         { () throws(Errno) in try FileDescriptor.open(path, O_RDONLY | O_NONBLOCK) }
     }
 
-    /// `open`: how the device is (re)opened; tests hand in a FIFO or a pipe.
+    /// `open`: how the device is (re)opened; tests hand in a FIFO or a pipe. `useMonotonicClock`: asks the
+    /// opened device for CLOCK_MONOTONIC stamps (tests stand in for a device that accepts). `kernelClocks`:
+    /// the kernel's clocks (tests: clocks that follow the test clock).
     init(path: String, keyCode: UInt16, clock: any Clock, logger: Logger,
          open: @escaping RecordStreamReader.Opener,
+         useMonotonicClock: @escaping @Sendable (FileDescriptor) throws(Errno) -> Void = InputDevice.useMonotonicTimestamps,
+         kernelClocks: KernelClocks = .system,
          status: @escaping @Sendable (RecordStreamReader.Status) -> Void = { _ in }) throws(HALError) {
         self.path = path
         self.keyCode = keyCode
         let relay = self.relay
+        let stamps = InputStamps(timeline: KernelTimeline(clock: clock, kernel: kernelClocks), logger: logger, path: path)
         reader = try RecordStreamReader(
-            name: path, recordSize: KernelRecordSize.inputEvent, clock: clock, logger: logger, open: open,
-            records: { records in
-                for record in records {
-                    guard let event = InputEvent(record: record), let edge = Self.edge(of: event, key: keyCode) else { continue }
-                    relay.emit(edge, at: clock.now())
+            name: path, recordSize: KernelRecordSize.inputEvent, clock: clock, logger: logger,
+            open: { () throws(Errno) in
+                let fd = try open()
+                // Per open file: a reopened device is back on CLOCK_REALTIME until asked again.
+                do throws(Errno) {
+                    try useMonotonicClock(fd)
+                    stamps.opened(monotonic: true)
+                } catch {
+                    stamps.opened(monotonic: false, refusal: error)
                 }
+                return fd
+            },
+            records: { records in
+                let events = records.compactMap(InputEvent.init(record:))
+                let edges = events.compactMap { event in Self.edge(of: event, key: keyCode).map { ($0, event.time) } }
+                guard !edges.isEmpty else { return }
+                for (edge, at) in stamps.instants(edges) { relay.emit(edge, at: at) }
             },
             status: status)
     }
@@ -60,4 +81,54 @@ public final class InputEventButton: ButtonInput {
     }
 
     public func stop() { reader.stop() }
+}
+
+/// Which clock the open device stamps with, and the mapping of its stamps onto the injected clock. Each
+/// fallback is said once for the button's life, not once per reopen.
+private final class InputStamps: Sendable {
+    private struct State {
+        var monotonic = false
+        var toldRealtime = false
+        var toldDistrusted = false
+    }
+
+    private let timeline: KernelTimeline
+    private let logger: Logger
+    private let path: String
+    private let state = Mutex(State())
+
+    init(timeline: KernelTimeline, logger: Logger, path: String) {
+        self.timeline = timeline
+        self.logger = logger
+        self.path = path
+    }
+
+    func opened(monotonic: Bool, refusal: Errno? = nil) {
+        let tell = state.withLock { state -> Bool in
+            state.monotonic = monotonic
+            defer { if !monotonic { state.toldRealtime = true } }
+            return !monotonic && !state.toldRealtime
+        }
+        if tell, let refusal {
+            logger.notice("the input device refused monotonic timestamps (EVIOCSCLOCKID); mapping its realtime stamps onto the monotonic clock",
+                          metadata: ["device": "\(path)", "error": "\(refusal)"])
+        }
+    }
+
+    /// One read's edges with their kernel times, mapped against one reading of the clocks.
+    func instants(_ edges: [(ButtonEdge, Duration)]) -> [(ButtonEdge, Instant)] {
+        let reading = timeline.read()
+        let monotonic = state.withLock { $0.monotonic }
+        var distrusted = false
+        let mapped = edges.map { edge, time -> (ButtonEdge, Instant) in
+            let result = KernelTimeline.map(monotonic ? .monotonic(time) : .realtime(time), reading)
+            distrusted = distrusted || result.distrusted
+            return (edge, result.instant)
+        }
+        if distrusted, state.withLock({ state in defer { state.toldDistrusted = true }; return !state.toldDistrusted }) {
+            logger.notice("an input event's realtime stamp is more than \(KernelTimeline.realtimeTrust) old (wall clock set?); such edges get their read time",
+                          metadata: ["device": "\(path)"])
+        }
+        return mapped
+    }
 }

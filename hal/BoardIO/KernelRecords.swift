@@ -1,6 +1,7 @@
 import CBoardIO
 
-/// One `struct input_event` as the input subsystem writes it (native byte order, 64-bit `timeval`).
+/// One `struct input_event` as the input subsystem writes it (native byte order). The timestamp is on
+/// CLOCK_REALTIME unless the reader asked for CLOCK_MONOTONIC (EVIOCSCLOCKID), which `InputEventButton` does.
 public struct InputEvent: Sendable, Hashable {
     public var seconds: Int64
     public var microseconds: Int64
@@ -21,8 +22,9 @@ public struct InputEvent: Sendable, Hashable {
         guard record.count == KernelRecordSize.inputEvent else { return nil }
         var event = input_event()
         withUnsafeMutableBytes(of: &event) { raw in record.withUnsafeBytes { raw.copyMemory(from: $0) } }
-        seconds = Int64(event.time.tv_sec)
-        microseconds = Int64(event.time.tv_usec)
+        // Through the header's input_event_sec/_usec, which name the fields of either time layout.
+        seconds = cboardio_input_event_sec(&event)
+        microseconds = cboardio_input_event_usec(&event)
         type = event.type
         code = event.code
         value = event.value
@@ -30,6 +32,9 @@ public struct InputEvent: Sendable, Hashable {
 }
 
 extension InputEvent {
+    /// The kernel's timestamp, on the clock the open file was set to.
+    var time: Duration { .seconds(seconds) + .microseconds(microseconds) }
+
     static let keyType = UInt16(EV_KEY)
     static let syncType = UInt16(EV_SYN)
 }

@@ -15,6 +15,15 @@ static inline unsigned long cboardio_gpio_v2_line_set_values_ioctl(void) { retur
 /// Reads the values of requested lines (logical values).
 static inline unsigned long cboardio_gpio_v2_line_get_values_ioctl(void) { return GPIO_V2_LINE_GET_VALUES_IOCTL; }
 
+/// Selects the clock of an input device's event timestamps (argument: a clockid_t as int). Per open file:
+/// every open starts on CLOCK_REALTIME again.
+static inline unsigned long cboardio_eviocsclockid_ioctl(void) { return EVIOCSCLOCKID; }
+
+/// An input event's timestamp. The field is `time` (a struct timeval) on 64-bit and on 32-bit with a 32-bit
+/// time_t, `__sec`/`__usec` on 32-bit userspace with a 64-bit time_t: the header's own macros pick the right one.
+static inline long long cboardio_input_event_sec(const struct input_event *event) { return event->input_event_sec; }
+static inline long long cboardio_input_event_usec(const struct input_event *event) { return event->input_event_usec; }
+
 /// ioctl(2) is variadic in C; this fixed-signature form is callable from Swift.
 static inline int cboardio_ioctl(int fd, unsigned long request, void *argument) {
     return ioctl(fd, request, argument);

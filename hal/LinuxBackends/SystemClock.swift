@@ -5,10 +5,21 @@ import PosixIO
 
 /// The device's clock: CLOCK_MONOTONIC for time, CLOCK_REALTIME only for labels, Dispatch timers
 /// (no polling) for deadlines.
+///
+/// Every timer is given an explicit, small leeway: the button's 2 s hold must fire on time, and a
+/// timer may be delayed by up to its leeway to be coalesced with others.
 public final class SystemClock: Clock {
-    private let queue: DispatchQueue
+    /// How late Dispatch may fire a timer to batch it with others (a tenth of a millisecond).
+    public static let defaultLeeway = Duration.microseconds(100)
 
-    public init(queue: DispatchQueue = DispatchQueue(label: "alarmd.timers")) { self.queue = queue }
+    private let queue: DispatchQueue
+    private let leeway: DispatchTimeInterval
+
+    /// `leeway`: at most `defaultLeeway` in the firmware; tests use larger ones to show they would notice.
+    public init(queue: DispatchQueue = DispatchQueue(label: "alarmd.timers"), leeway: Duration = SystemClock.defaultLeeway) {
+        self.queue = queue
+        self.leeway = .nanoseconds(Int(clamping: max(leeway, .zero).nanosecondsValue))
+    }
 
     public func now() -> Instant {
         Instant(sinceOrigin: .nanoseconds(SystemTime.monotonicNanoseconds()))
@@ -19,7 +30,7 @@ public final class SystemClock: Clock {
     public func schedule(at deadline: Instant, _ action: @escaping @Sendable () -> Void) -> any Cancellable {
         let delay = max(deadline - now(), .zero)
         let timer = DispatchSource.makeTimerSource(queue: queue)
-        timer.schedule(deadline: .now() + .nanoseconds(Int(clamping: delay.nanosecondsValue)))
+        timer.schedule(deadline: .now() + .nanoseconds(Int(clamping: delay.nanosecondsValue)), leeway: leeway)
         timer.setEventHandler {
             timer.cancel()
             action()
