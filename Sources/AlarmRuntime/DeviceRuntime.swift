@@ -327,7 +327,7 @@ public final class DeviceRuntime: Sendable {
             if now && !was { bridge.start() } else if was && !now { bridge.stop() }
         }
         describe(event, before: before, after: after)
-        for effect in effects { execute(effect, state: after) }
+        for effect in effects { execute(effect, state: after, at: event.at) }
         // After the effects: the dial and the alarm report never wait for flash.
         persistSequenceIfNeeded(after.nextSequence)
         if case .fix = event.input { persistLastFixIfDue(after) }
@@ -372,10 +372,13 @@ public final class DeviceRuntime: Sendable {
 
     // MARK: Effects out
 
-    private func execute(_ effect: Effect, state: AlarmState) {
+    /// `at`: the instant of the event that decided the effect (a timer runs from it, not from when it is executed).
+    private func execute(_ effect: Effect, state: AlarmState, at decided: Instant) {
         switch effect {
         case .startTimer(let id, let delay):
-            startTimer(id, after: delay)
+            // From the event's own instant: a press read (or processed) late still raises its alarm exactly
+            // `triggerHold` after the kernel saw the edge.
+            startTimer(id, at: decided + delay)
         case .cancelTimer(let id):
             let timer = inner.withLock { $0.timers.removeValue(forKey: id) }
             timer?.token?.cancel()
@@ -443,7 +446,7 @@ public final class DeviceRuntime: Sendable {
 
     /// The timer is recorded before it is scheduled, so even a zero delay firing at once on another thread
     /// finds it; a timer cancelled or restarted while its callback was on its way never reaches the core.
-    private func startTimer(_ id: TimerID, after delay: Duration) {
+    private func startTimer(_ id: TimerID, at deadline: Instant) {
         let (generation, previous) = inner.withLock { inner -> (Int, (any Cancellable)?) in
             inner.timerGeneration += 1
             let previous = inner.timers[id]?.token
@@ -451,7 +454,7 @@ public final class DeviceRuntime: Sendable {
             return (inner.timerGeneration, previous)
         }
         previous?.cancel()
-        let token = clock.schedule(after: delay) { [self] in
+        let token = clock.schedule(at: deadline) { [self] in
             let current = inner.withLock { $0.timers[id]?.generation == generation }
             if current { enqueue(Event(.timer(id), at: clock.now()), timerGeneration: generation) }
         }

@@ -107,3 +107,33 @@ final class SlowJournal: JournalStore {
         #expect(sinceTrigger.first?.hasPrefix("→ ATD+3292000101;") == true, "\(Array(sinceTrigger.prefix(3)))")
     }
 }
+
+/// Button edges carry the instant the kernel saw them; the runtime runs the hold timer from that instant.
+@Suite struct KernelStampedTriggerTests {
+    @Test func pressReadLateStillRaisesItsAlarmExactlyTheHoldAfterTheEdge() throws {
+        let s = Scenario()
+        try s.start()
+        s.advance(.seconds(1))
+        // The kernel saw the press 300 ms before the runtime got it (a busy moment).
+        let edge = s.clock.now() - .milliseconds(300)
+        s.runtime.post(.button(.pressed), at: edge)
+        s.advance(.milliseconds(1699))
+        #expect(s.modem.dialledNumbers.isEmpty, "raised before the hold had passed since the edge")
+        s.advance(.milliseconds(1))
+        #expect(s.modem.dialledNumbers == [Scenario.centre[0]], "not raised 2 s after the kernel's edge")
+    }
+
+    @Test func shortPressReadLateStaysShortEvenWhenItsReleaseArrivesLate() throws {
+        let s = Scenario()
+        try s.start()
+        s.advance(.seconds(1))
+        let edge = s.clock.now()
+        s.runtime.post(.button(.pressed), at: edge)
+        s.advance(.milliseconds(1900))
+        // Released 1.5 s after the press by the kernel's stamps, delivered 400 ms later (still before the deadline).
+        s.runtime.post(.button(.released), at: edge + .milliseconds(1500))
+        s.advance(.seconds(3))
+        #expect(s.modem.dialledNumbers.isEmpty)
+        #expect(s.runtime.status.mode == "idle")
+    }
+}
