@@ -238,6 +238,9 @@ public enum DeviceAssembly {
             recordStore = SealedRecordStore(sealing: files, with: key)
             if alarmJournal == nil, let directory = try? StorageDirectory(path: board.storagePath).subdirectory("state") {
                 alarmJournal = SealedJournal(sealing: FileJournal(directory: directory), with: key)
+                if board.simulation.journalFsyncDelay > .zero, let journal = alarmJournal {
+                    alarmJournal = SlowJournal(wrapping: journal, delay: board.simulation.journalFsyncDelay)
+                }
             }
         }
 

@@ -13,7 +13,7 @@ import Testing
 /// Storage as slow as an SD card's fsync (200 ms per write). While the trigger's entry is being written it watches
 /// the modem's side of the line: if the dial was written to the pty before the write began, the emulator receives
 /// it during the write; if it were queued behind the write it could not arrive before the write returned.
-final class SlowJournal: JournalStore {
+final class LineWatchingJournal: JournalStore {
     struct Write: Sendable {
         var atdSeenAtStart: Bool
         var atdSeenBeforeReturning: Bool
@@ -75,7 +75,7 @@ final class SlowJournal: JournalStore {
         let emulator = line.emulator
         let button = SimButton(clock: clock)
         let link = SimReportLink(clock: clock, dataAvailable: { emulator.registration.isRegistered })
-        let journal = SlowJournal(fsync: .milliseconds(200), atdReceived: { !emulator.dialledNumbers.isEmpty },
+        let journal = LineWatchingJournal(fsync: .milliseconds(200), atdReceived: { !emulator.dialledNumbers.isEmpty },
                                   reportsSent: { link.received.count })
         var alarm = AlarmSettings()
         alarm.centreNumbers = ["+3292000101"]

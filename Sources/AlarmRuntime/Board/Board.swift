@@ -48,6 +48,8 @@ public struct SimulationSettings: Sendable {
         return settings
     }
     public var route = SimRoute(waypoints: [(51.0543, 3.7174)])
+    /// Slow storage (`simulation.storage.fsyncDelay`): each journal write takes this much longer, as on an SD card.
+    public var journalFsyncDelay: Duration = .zero
     public init() {}
 }
 

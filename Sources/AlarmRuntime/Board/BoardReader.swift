@@ -355,6 +355,11 @@ enum BoardReader {
             if let v = try m.integer("signal", in: 0...31) { sim.modem.network.signal = v }
             try m.rejectUnknownKeys()
         }
+        if var storage = try s.object("storage") {
+            // An SD card's fsync (10–500 ms): every journal write waits this long before it returns.
+            if let v = try storage.duration("fsyncDelay", minimum: .zero) { sim.journalFsyncDelay = v }
+            try storage.rejectUnknownKeys()
+        }
         if var route = try s.object("route") {
             if let points = try route.list("waypoints") {
                 var waypoints: [(latitude: Double, longitude: Double)] = []
