@@ -127,6 +127,7 @@ extension ModemEmulator {
         case "H", "H0": hangUpAll(by: "ATH")
         case "+CHUP": hangUpAll(by: "AT+CHUP")
         case "+CHLD=0": releaseWaiting()
+        case "+CHLD=2": holdActiveAcceptOther()
         case "+CHLD=1": releaseActiveAcceptOther()
         case _ where body.hasPrefix("+CHLD=1"):
             guard let index = Int(body.dropFirst(7)), (1...7).contains(index) else {

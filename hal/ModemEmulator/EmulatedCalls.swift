@@ -176,6 +176,20 @@ extension ModemEmulator {
         if let accepted { callChanged(accepted) }
     }
 
+    /// AT+CHLD=2: puts the active calls on hold and accepts the waiting (or else the held) call.
+    func holdActiveAcceptOther() {
+        let changed = state.withLock { state -> [Int] in
+            let active = state.calls.values.filter { $0.state == 0 }.map(\.index)
+            let other = state.calls.values.first { $0.state == 5 || $0.state == 4 }?.index
+                ?? state.calls.values.first { $0.state == 1 }?.index
+            for index in active { state.calls[index]?.state = 1 }
+            if let other { state.calls[other]?.state = 0 }
+            return active + (other.map { [$0] } ?? [])
+        }
+        respond([], final: "OK")
+        for index in changed { callChanged(index) }
+    }
+
     /// AT+CHLD=0: releases held and waiting calls, never the active one.
     func releaseWaiting() {
         let now = clock.now()

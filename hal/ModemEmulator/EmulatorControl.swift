@@ -83,8 +83,11 @@ extension ModemEmulator {
         for index in ringing { endCall(index, cause: "normal", result: "NO CARRIER") }
     }
 
-    /// The modem stops answering anything until it is power-cycled.
+    /// The modem stops answering anything until it is power-cycled (or `unhang`); its calls stay up.
     public func hang() { state.withLock { $0.hung = true } }
+
+    /// The AT interface answers again without a restart (a firmware stall that ended): calls and settings kept.
+    public func unhang() { state.withLock { $0.hung = false } }
 
     /// Power off, then on: every setting and call is lost, and a Quectel says RDY again.
     public func powerCycle() {
