@@ -27,13 +27,15 @@ struct AlarmBench: ParsableCommand {
     @Option(help: "Warm start-ups of the daemon to time.") var startups = 20
     @Option(help: "The alarmd the footprint cases run (default: the one beside alarm-bench; e.g. .build-release/dist/alarmd, the static binary make release ships).")
     var daemon: String?
+    @Option(help: "Alarms the real daemon raises for its time-to-alarm row (default: 200, or --iterations if fewer); the tmpfs comparison a quarter.")
+    var daemonAlarms: Int?
 
     func run() throws {
         signal(SIGPIPE, SIG_IGN)
         var harness = BenchmarkHarness(filter: filter)
         let logger = Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
 
-        harness.run("core.step.trigger", definition: "AlarmMachine.step for the hold-timer event that raises an alarm",
+        harness.run("core.step.trigger", definition: "in-process part: AlarmMachine.step for the hold-timer event that raises an alarm",
                     iterations: iterations) {
             var settings = AlarmSettings()
             settings.centreNumbers = ["+3292000101"]
@@ -47,7 +49,7 @@ struct AlarmBench: ParsableCommand {
         }
 
         try harness.run("runtime.trigger-to-dial-call",
-                    definition: "hold timer fires → SimModem.dial entered (runtime + core + effect dispatch, in process)",
+                    definition: "in-process part: hold timer fires → SimModem.dial entered (runtime + core + effect dispatch, in process)",
                     iterations: iterations) {
             let clock = ManualClock()
             let dialled = DialProbe()
@@ -77,7 +79,7 @@ struct AlarmBench: ParsableCommand {
         let acks = AckProbe()
         try link.start { event in if case .outcome(let sequence, .acknowledged) = event { acks.acknowledged(sequence) } }
         harness.run("link.report-to-ack-loopback",
-                    definition: "ReportLink.send called → ACK event back from the simulated centre over loopback TCP",
+                    definition: "in-process part: ReportLink.send called → ACK event back from the simulated centre over loopback TCP",
                     iterations: min(iterations, 500)) {
             let sequence = acks.next()
             let report = Report(sequence: sequence, kind: .alarm, alarmNumber: 1, position: nil, positionAge: nil,
@@ -89,6 +91,8 @@ struct AlarmBench: ParsableCommand {
 
         try modemCases(&harness, iterations: iterations)
         try fullPathCase(&harness, iterations: iterations)
+        let alarms = daemonAlarms ?? min(iterations, 200)
+        try DaemonBench(alarms: alarms, tmpfsAlarms: max(1, alarms / 4), daemonOverride: daemon).run(&harness)
         try gpsCase(&harness, iterations: iterations)
         try dc09Cases(&harness, iterations: iterations)
         try resumeCase(&harness, iterations: iterations)

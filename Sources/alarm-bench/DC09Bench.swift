@@ -53,12 +53,12 @@ extension AlarmBench {
 
         let frame = try DC09FrameSize.alarm(account: account, key: key)
         try harness.run("dc09.trigger-to-first-frame",
-                        definition: "hold timer fires → first DC-09 frame (AES-128, SIA-DCS with position) written to the TCP socket",
+                        definition: "in-process part: hold timer fires → first DC-09 frame (AES-128, SIA-DCS with position) written to the TCP socket",
                         iterations: iterations, goal: .atMost(2000, "p99 ≤ 2 ms (issue 6)"),
                         limit: .uart(bytes: frame, "the alarm frame over PPP on the modem's UART (TCP/IP headers and the "
                                      + "connection's set-up not counted)")) { try alarm { frame, _ in frame } }
         try harness.run("dc09.trigger-to-ack-loopback",
-                        definition: "hold timer fires → the receiver's ACK for that frame processed by the core (loopback TCP, a new connection per alarm)",
+                        definition: "in-process part: hold timer fires → the receiver's ACK for that frame processed by the core (loopback TCP, a new connection per alarm)",
                         iterations: iterations, goal: .atMost(10_000, "p99 ≤ 10 ms (issue 6)")) { try alarm { _, ack in ack } }
         harness.setLimit(.uart(bytes: try frame + DC09FrameSize.ack(account: account, key: key), "the alarm frame out and the receiver's ACK back over PPP on "
                                + "the modem's UART (plus the radio round trip, not measurable here)"), for: "dc09.trigger-to-ack-loopback")

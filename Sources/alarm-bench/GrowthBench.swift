@@ -68,10 +68,10 @@ struct GrowthBench {
                 + "supersedes it), and an alarm frame goes before a waiting update, so only the frame in flight is ahead of the alarm"
             }
             harness.record(Self.names(load)[0],
-                           definition: "hold timer fires → VoiceCalls.dial entered, with \(setting)",
+                           definition: "in-process part: hold timer fires → VoiceCalls.dial entered, with \(setting)",
                            unit: "µs", samples: dials, goal: .described("no growth: beside growth.trigger-to-dial.baseline"), note: note)
             harness.record(Self.names(load)[1],
-                           definition: "hold timer fires → the first DC-09 frame of the alarm written to the TCP socket, with \(setting)",
+                           definition: "in-process part: hold timer fires → the first DC-09 frame of the alarm written to the TCP socket, with \(setting)",
                            unit: "µs", samples: frames, goal: .described("no growth: beside growth.trigger-to-first-frame.baseline"),
                            note: note + (stuck == 0 ? "" : "; \(stuck) of \(iterations) alarm frames did NOT leave within 5 s "
                                          + "(left out of the figures: the frame waited for a retry the manual clock never ran)"))

@@ -31,7 +31,7 @@ extension AlarmBench {
         }
 
         try harness.run("journal.restart-to-resumed-dial",
-                        definition: "a new runtime's start() is called over a journal holding an active alarm → VoiceCalls.dial for that alarm",
+                        definition: "in-process part: a new runtime's start() is called over a journal holding an active alarm → VoiceCalls.dial for that alarm",
                         iterations: iterations, goal: .atMost(1_000_000, of: .max, "resume ≤ 1 s (issue 7)"),
                         limit: .described("no bytes on a line: reading the journal from storage (an SD card's read time is "
                                           + "not measurable here; /tmp on this machine's disk)")) {

@@ -26,6 +26,8 @@ struct ModemEmulatorTool: ParsableCommand {
     var ceer: String = "generic"
     @Flag(help: "Start without network registration.") var unregistered = false
     @Flag(help: "Do not print the AT transcript.") var quiet = false
+    @Flag(help: "Prefix each transcript line with the CLOCK_MONOTONIC nanoseconds at which it was noted (`<ns> → <line>`; a received command is noted as its CR is read), for benchmarks on the same machine.")
+    var stamp = false
     @Flag(help: "Keep running when stdin ends (a soak test or service without a control pipe); stop with SIGTERM/SIGINT.")
     var keepRunning = false
 
@@ -48,8 +50,11 @@ struct ModemEmulatorTool: ParsableCommand {
         settings.ceerStyle = CEERStyle(rawValue: ceer) ?? .generic
         if unregistered { settings.registration = .searching }
         let printTranscript = !quiet
+        let stamped = stamp
         let emulator = ModemEmulator(clock: SystemClock(), settings: settings) { line in
-            if printTranscript { Output.line(line) }
+            guard printTranscript else { return }
+            // Taken before printing: the instant the emulator handled the line (for `→`, the read of its CR).
+            Output.line(stamped ? "\(SystemTime.monotonicNanoseconds()) \(line)" : line)
         }
         let pty = try PTYModemEmulator(emulator: emulator, link: link)
         Output.line("modem-emulator: AT port on \(pty.devicePath)" + (link.map { " (link \($0))" } ?? ""))
