@@ -19,6 +19,8 @@ final class ModemBench: Sendable {
     let port: SerialModemPort
     let driver: ATModemDriver
     let marks = Marks()
+    /// The call the driver announced last (each ring is a new call; a reject names the one it ends).
+    let lastIncoming = LatestCall()
 
     init(profile: ModemProfile = .quectelEC25) throws {
         let logger = Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -30,8 +32,12 @@ final class ModemBench: Sendable {
         driver = ATModemDriver(profile: profile, clock: clock, logger: logger, write: { port.write($0) })
         let driver = self.driver
         try driver.start { status in if status.registration.isRegistered { marks.event("registered") } }
+        let lastIncoming = self.lastIncoming
         try driver.start { event in
-            if case .incoming = event { marks.event("incoming") }
+            if case .incoming(let id, _) = event {
+                lastIncoming.id.withLock { $0 = id }
+                marks.event("incoming")
+            }
         }
         port.connect(bytes: { driver.receive($0) }, opened: { driver.portOpened() }, closed: { driver.portClosed() })
         clock.advance(by: .seconds(1))  // the emulator boots before the port opens
@@ -49,6 +55,10 @@ final class ModemBench: Sendable {
         driver.engine.whenIdle { done.signal() }
         _ = done.wait(timeout: .now() + 5)
     }
+}
+
+final class LatestCall: Sendable {
+    let id = Mutex<CallID?>(nil)
 }
 
 /// Timestamps of transcript lines and driver events, so the benchmark can wait for one without sleeping.
@@ -111,7 +121,8 @@ extension AlarmBench {
             bench.emulator.ring(from: "+3292000101")
             guard let end = bench.marks.wait(for: "incoming") else { throw BenchFailure("no incoming event") }
             bench.waitIdle()
-            bench.driver.perform(.reject, on: .incoming(1))
+            guard let id = bench.lastIncoming.id.withLock({ $0 }) else { throw BenchFailure("no incoming call id") }
+            bench.driver.perform(.reject, on: id)
             _ = bench.marks.wait(for: "hangup")
             bench.waitIdle()
             bench.clock.advance(by: .milliseconds(100))  // one poll confirms the call is gone
