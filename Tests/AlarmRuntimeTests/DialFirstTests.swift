@@ -69,7 +69,11 @@ final class LineWatchingJournal: JournalStore {
     /// The trigger's dial reaches the modem before the journal's fsync returns and without any supplementary-service
     /// request ahead of it; the alarm report (whose sequence must survive a restart) leaves only after its entry.
     @Test func dialIsOnTheWireBeforeTheTriggersJournalWriteFinishes() throws {
-        let line = try EmulatedModemLine()
+        // A network that answers supplementary-service requests in 3 s and accepts a call 300 ms after ATD.
+        var network = EmulatorSettings()
+        network.supplementaryServiceDelay = .seconds(3)
+        network.dialAcceptDelay = .milliseconds(300)
+        let line = try EmulatedModemLine(emulator: network)
         defer { line.close() }
         let clock = line.clock
         let emulator = line.emulator
@@ -90,8 +94,12 @@ final class LineWatchingJournal: JournalStore {
                                     logger: Logger(label: "dial-first", factory: { _ in SwiftLogNoOpLogHandler() }))
         try runtime.start()
         try line.openAndWaitUntilReady()
-        line.advance(.seconds(1))
+        // Call waiting is switched off once the modem is ready (3 s at the network), never at the trigger.
+        line.advance(.seconds(4))
+        #expect(emulator.supplementaryServiceRequests.map(\.command) == ["AT+CCWA=1,0"])
+        #expect(emulator.supplementaryServiceRequests.allSatisfy { $0.answeredAt != nil })
         let commandsBeforeTrigger = emulator.transcript.filter { $0.hasPrefix("→ AT") }.count
+        let requestsBeforeTrigger = emulator.supplementaryServiceRequestCount
 
         journal.armed.withLock { $0 = true }
         button.press(holding: .milliseconds(2500))
@@ -103,6 +111,7 @@ final class LineWatchingJournal: JournalStore {
         #expect(write.atdSeenBeforeReturning, "the ATD was not on the wire while the trigger's entry was being written")
         #expect(write.reportsSentBeforeReturning == 0, "a report left before its journal entry was stored")
         // Nothing went to the modem between the trigger and the dial: the dial is the alarm's first command.
+        #expect(emulator.supplementaryServiceRequestCount == requestsBeforeTrigger, "a network-bound request at the trigger")
         let sinceTrigger = emulator.transcript.filter { $0.hasPrefix("→ AT") }.dropFirst(commandsBeforeTrigger)
         #expect(sinceTrigger.first?.hasPrefix("→ ATD+3292000101;") == true, "\(Array(sinceTrigger.prefix(3)))")
     }
