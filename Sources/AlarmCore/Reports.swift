@@ -71,18 +71,17 @@ extension Transition {
             effects.append(.cancelTimer(.reportAck(sequence)))
             scheduleRetry(sequence)
         case .refused:
-            // Final for IP: no resend loop. What must arrive goes by SMS; a position is simply superseded.
             effects.append(.cancelTimer(.reportAck(sequence)))
-            effects.append(.cancelTimer(.reportRetry(sequence)))
-            guard pending.report.kind.mustArrive, settings.smsFallbackNumber != nil else {
+            guard pending.report.kind.mustArrive else {
+                // A position (or a duty report) the receiver cannot process: a newer one supersedes it.
+                effects.append(.cancelTimer(.reportRetry(sequence)))
                 state.outbox[sequence] = nil
                 return
             }
-            var refused = pending
-            refused.refused = true
-            refused.awaitingAnswer = false
-            state.outbox[sequence] = refused
+            // What must arrive is never given up over IP, whatever the receiver (or someone on the path) answered:
+            // the SMS goes at once, and IP keeps retrying with the capped backoff.
             sendBySMS(sequence)
+            scheduleRetry(sequence)
         }
     }
 

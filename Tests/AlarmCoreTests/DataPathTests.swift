@@ -119,20 +119,47 @@ extension Array where Element == Effect {
 }
 
 @Suite struct RefusedReportTests {
-    @Test func refusedAlarmGoesBySMSAndIsNeverResentOverIP() {
+    @Test func refusedAlarmGoesBySMSAtOnceAndIsStillRetriedOverIP() {
+        // DUH may come from the receiver or from anyone on the path: the alarm is never given up over IP.
         var h = Harness { $0.smsFallbackNumber = "+3292000999" }
         h.send(.network(NetworkStatus(registration: .home)))
         h.trigger()
         let alarm = h.all.reports[0].sequence
         h.send(.report(sequence: alarm, .refused))
         #expect(h.effects.smsReports.map(\.sequence) == [alarm])
-        #expect(h.timers[.reportAck(alarm)] == nil && h.timers[.reportRetry(alarm)] == nil)
-        // Another report's ACK flushes the outbox: the refused one stays out of it.
-        _ = h.advance(.seconds(10))
-        let update = h.all.reports.last!.sequence
-        let flushed = h.send(.report(sequence: update, .acknowledged)).reports
-        #expect(!flushed.contains { $0.sequence == alarm })
+        #expect(h.timers[.reportAck(alarm)] == nil)
+        #expect(h.timers[.reportRetry(alarm)] != nil)
+        let retried = h.advance(.seconds(2)).reports
+        #expect(retried.contains { $0.sequence == alarm })
         h.send(.sms(sequence: alarm, accepted: true))
+        #expect(h.state.activeAlarm?.delivered == true)
+        // The centre's system still needs the IP copy: it stays until acknowledged.
+        #expect(h.state.outbox[alarm] != nil)
+        h.send(.report(sequence: alarm, .acknowledged))
+        #expect(h.state.outbox[alarm] == nil)
+    }
+
+    @Test func alarmNAKedForAMinuteIsRetriedThroughoutWithCappedBackoffThenDelivered() {
+        var h = Harness { $0.smsFallbackNumber = "+3292000999" }
+        h.send(.network(NetworkStatus(registration: .home)))
+        h.trigger()
+        let alarm = h.all.reports[0].sequence
+        var sentAt: [Instant] = [h.now]
+        // The receiver NAKs every copy (a far-off time, a forger on the path) for five minutes.
+        let end = h.now + .seconds(300)
+        h.send(.report(sequence: alarm, .rejected))
+        while h.now < end {
+            let fired = h.advance(.seconds(1))
+            if fired.reports.contains(where: { $0.sequence == alarm }) {
+                sentAt.append(h.now)
+                h.send(.report(sequence: alarm, .rejected))
+            }
+        }
+        let gaps = zip(sentAt.dropFirst(), sentAt).map { $0 - $1 }
+        #expect(gaps.count >= 10, "\(gaps)")
+        #expect(gaps.allSatisfy { $0 <= .seconds(31) }, "\(gaps)")
+        #expect(h.all.smsReports.map(\.sequence) == [alarm])
+        h.send(.report(sequence: alarm, .acknowledged))
         #expect(h.state.outbox[alarm] == nil)
         #expect(h.state.activeAlarm?.delivered == true)
     }
