@@ -308,10 +308,11 @@ public final class KillSoak {
             if answer.contains("ringing") {
                 outcome.aggressorCallsWaiting += 1
                 if wait("the aggressor's waiting call to be rejected", { $0.category == .incoming && $0.text.hasPrefix("rejected call from") }) == nil {
-                    violation("the aggressor's waiting call was not rejected")
+                    violation("the aggressor's waiting call was not rejected (see \(transcriptPath))")
                 }
                 if !awaitCalls("the aggressor's waiting call to be released", { calls in !calls.contains { !$0.outgoing } }) {
-                    violation("the aggressor's waiting call was still there after 20 s")
+                    violation("the aggressor's waiting call was still there after \(configuration.waitMilliseconds / 1000) s (see \(transcriptPath))")
+                    return
                 }
             } else {
                 outcome.aggressorCallsTurnedAway += 1
@@ -378,7 +379,7 @@ public final class KillSoak {
         let deadline = SystemTime.monotonicNanoseconds() + Int64(configuration.waitMilliseconds) * 1_000_000
         while SystemTime.monotonicNanoseconds() < deadline {
             if let now = snapshot(), predicate(now.calls) { return true }
-            pause(milliseconds: 100)
+            pause(milliseconds: 200)
         }
         return false
     }
