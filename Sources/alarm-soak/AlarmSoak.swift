@@ -11,8 +11,16 @@ struct AlarmSoak: ParsableCommand {
 
     @Option(help: "Seed (a failing run prints its seed: pass it here to replay).") var seed: UInt64 = UInt64(time(nil))
     @Option(help: "How many SIGKILLs.") var kills = 1000
-    @Option(help: "Working directory (board, storage, log).") var work = ".soak"
+    @Option(help: "Working directory (board, storage, logs, the emulator's link and AT transcript).") var work = ".soak"
+    @Option(help: "fixed: the network refuses to switch call waiting off (the aggressor's calls reach the device); switchable: the driver switches it off (the network turns the aggressor away). Default: the seed picks.")
+    var callWaiting: String?
     @Option(help: "Run this many in-process fault scenarios (seeds from --seed on) instead of the kill soak.") var faults: Int?
+
+    func validate() throws {
+        if let callWaiting, callWaiting != "fixed", callWaiting != "switchable" {
+            throw ValidationError("--call-waiting must be fixed or switchable")
+        }
+    }
 
     func run() throws {
         signal(SIGPIPE, SIG_IGN)
@@ -36,12 +44,13 @@ struct AlarmSoak: ParsableCommand {
         }
         let bin = String(ChildProcess.executablePath().split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/"))
         _ = try StorageDirectory(path: work)
-        let soak = KillSoak(.init(seed: seed, kills: kills, daemon: bin + "/alarmd", workDirectory: work))
+        let soak = KillSoak(.init(seed: seed, kills: kills, daemon: bin + "/alarmd", emulator: bin + "/modem-emulator", workDirectory: work,
+                                  callWaitingFixed: callWaiting.map { $0 == "fixed" }))
         let outcome = try soak.run()
         print(outcome.summary)
         for line in outcome.violations { print("  \(line)") }
         if !outcome.violations.isEmpty {
-            print("replay: .build/debug/alarm-soak --seed \(seed) --kills \(kills)")
+            print("replay: .build/debug/alarm-soak --seed \(seed) --kills \(kills) --call-waiting \(outcome.callWaitingFixed ? "fixed" : "switchable")")
             throw ExitCode(1)
         }
     }

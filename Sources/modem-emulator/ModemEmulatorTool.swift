@@ -28,6 +28,8 @@ struct ModemEmulatorTool: ParsableCommand {
     @Flag(help: "Do not print the AT transcript.") var quiet = false
     @Flag(help: "Prefix each transcript line with the CLOCK_MONOTONIC nanoseconds at which it was noted (`<ns> → <line>`; a received command is noted as its CR is read), for benchmarks on the same machine.")
     var stamp = false
+    @Flag(help: "A network that refuses to switch call waiting (AT+CCWA=1,0 gets +CME ERROR: 4): a second caller still knocks.")
+    var callWaitingFixed = false
     @Flag(help: "Keep running when stdin ends (a soak test or service without a control pipe); stop with SIGTERM/SIGINT.")
     var keepRunning = false
 
@@ -48,6 +50,7 @@ struct ModemEmulatorTool: ParsableCommand {
         settings.supplementaryServiceDelay = ControlCommands.duration(seconds: supplementaryDelay)
         settings.dialAcceptDelay = ControlCommands.duration(seconds: dialAcceptDelay)
         settings.ceerStyle = CEERStyle(rawValue: ceer) ?? .generic
+        settings.callWaitingControllable = !callWaitingFixed
         if unregistered { settings.registration = .searching }
         let printTranscript = !quiet
         let stamped = stamp
@@ -133,8 +136,9 @@ enum ControlCommands {
           urc LINE                  LINE inside the next response
           delay SECONDS             delay every response
           sms                       list the SMS submitted so far
+          deliver-sms FROM TEXT…    the network delivers an SMS to the modem (e.g. a signed centre command)
           calls                     the calls +CLCC would list, one per line
-          ended                     the calls that ended and what ended each
+          ended [FROM]              the calls that ended and what ended each (from the FROM-th on, 0-based)
           status                    one machine-readable line: status key=value …
         """
 
@@ -181,7 +185,11 @@ enum ControlCommands {
             return calls.isEmpty ? "no calls" : calls.map { "call \($0.index) \($0.incoming ? "in" : "out") stat=\($0.state) \($0.number)" }
                 .joined(separator: "\n")
         case "ended":
-            let ended = emulator.endedCalls
+            var ended = emulator.endedCalls
+            if let text = argument {
+                guard let from = Int(text), from >= 0 else { return "expected a count of ended calls to skip" }
+                ended = Array(ended.dropFirst(from))
+            }
             return ended.isEmpty ? "no ended calls" : ended.map { "ended \($0.index) \($0.number) stat=\($0.state) by=\($0.endedBy)" }
                 .joined(separator: "\n")
         case "ring":
@@ -206,6 +214,10 @@ enum ControlCommands {
         case "sms":
             let sent = emulator.submittedSMS
             return sent.isEmpty ? "no SMS" : sent.map { "\($0.number): \($0.text)" }.joined(separator: "\n")
+        case "deliver-sms":
+            let text = words.dropFirst(2).joined(separator: " ")
+            guard let sender = argument, !text.isEmpty else { return "expected a sender number and the text" }
+            return emulator.deliverSMS(from: sender, text: text) ? "ok: SMS delivered" : "the SIM's message memory is full"
         case "status":
             return status(of: emulator)
         default:
