@@ -233,10 +233,22 @@ extension Transition {
         case .active: .connected
         case .held, .incoming, .waiting: nil
         }
-        guard existing.outgoing, centre || emergency, let progress, state.call == nil else {
+        // An attempt of ours that is not connected yet gives way: the resumed alarm dialled before the driver had
+        // read the modem's list (that dial is refused while the modem lists a call), and the kept call may already
+        // be ringing at the centre or connected.
+        var supersededAttempt: CallID?
+        if let attempt = state.call, attempt.placedByDevice, !attempt.connected, case .outgoing = attempt.id {
+            supersededAttempt = attempt.id
+        }
+        guard existing.outgoing, centre || emergency, let progress, state.call == nil || supersededAttempt != nil else {
             effects.append(.hangUp(existing.id))
             effects.append(.announce(.existingCallEnded(number: existing.number)))
             return
+        }
+        if let supersededAttempt {
+            state.call = nil
+            effects.append(.cancelTimer(.callSetup))
+            effects.append(.hangUp(supersededAttempt))
         }
         let connected = progress == .connected
         state.call = CallState(id: existing.id, number: existing.number, connected: connected, emergency: emergency && !centre)

@@ -73,6 +73,22 @@ import Testing
         #expect(h.effects.dialled == ["+3220000002"])
     }
 
+    @Test func keptCallListedBeforeTheResumedDialFailedIsAdoptedAndTheAttemptGivesWay() throws {
+        // The resume dials at once; the driver's list arrives before the refusal of that dial does.
+        var h = try resumedAlarm()
+        let attempt = try #require(h.currentCall)
+        let effects = h.send(.existingCall(ExistingCall(id: .existing(1), outgoing: true, number: "+3220000001", status: .alerting)))
+        #expect(h.state.call?.id == .existing(1))
+        #expect(effects.contains(.hangUp(attempt)))
+        #expect(!effects.contains(.hangUp(.existing(1))))
+        // The refusal of the superseded attempt arrives late and changes nothing.
+        h.send(.call(attempt, .ended(.dialFailed(.notReady))))
+        #expect(h.state.call?.id == .existing(1))
+        #expect(h.effects.isEmpty)
+        h.send(.call(.existing(1), .connected))
+        #expect(h.state.activeAlarm?.delivered == true)
+    }
+
     @Test func secondCentreCallIsEndedWhenOneIsAlreadyAdopted() throws {
         var h = try resumedAlarm()
         h.send(.call(try #require(h.currentCall), .ended(.dialFailed(.notReady))))
