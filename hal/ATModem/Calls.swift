@@ -112,6 +112,14 @@ extension ATModemDriver {
     func release(_ id: CallID, index: Int, rejecting: Bool) {
         engine.submit(ATCommand(profile.releaseCommand(index: index, rejecting: rejecting), priority: .callControl)) { [self] outcome in
             if outcome.isSuccess {
+                // The call is gone now: its index is free for the network's next call (an aggressor ringing again
+                // gets the same index), which must be announced as a new call, not taken for this one.
+                let released = state.withLock { state -> Bool in
+                    guard state.calls[index]?.id == id else { return false }
+                    state.calls[index] = nil
+                    return true
+                }
+                if released { emitCall(.progress(id, .ended(.localHangUp))) }
                 startPolling()
                 return
             }
