@@ -371,12 +371,18 @@ public final class UTCClock: Sendable {
 
 /// A position source whose GNSS fix times also set the UTC clock, and whose fixes leave dated by the device: the fix
 /// time becomes the device's UTC at the instant the fix arrived, never the receiver's date copied through.
-struct TimeTappingPositionSource: PositionSourceDevice {
+public struct TimeTappingPositionSource: PositionSourceDevice {
     let inner: any PositionSourceDevice
     let utc: UTCClock
     let clock: any Clock
 
-    func start(_ updates: @escaping @Sendable (PositionUpdate) -> Void) throws(HALError) {
+    public init(inner: any PositionSourceDevice, utc: UTCClock, clock: any Clock) {
+        self.inner = inner
+        self.utc = utc
+        self.clock = clock
+    }
+
+    public func start(_ updates: @escaping @Sendable (PositionUpdate) -> Void) throws(HALError) {
         let utc = self.utc
         let clock = self.clock
         try inner.start { update in
@@ -395,5 +401,5 @@ struct TimeTappingPositionSource: PositionSourceDevice {
         }
     }
 
-    func setRate(_ rate: PositionRate) { inner.setRate(rate) }
+    public func setRate(_ rate: PositionRate) { inner.setRate(rate) }
 }
