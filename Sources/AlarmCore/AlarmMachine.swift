@@ -64,6 +64,7 @@ struct Transition {
                 state.storageTroubleReported = false
                 queueReport(.storageRestored)
             }
+        case .receiverTimeHealth(let ok): receiverTimeChecked(ok)
         case .started:
             if let interval = settings.periodicTestInterval { effects.append(.startTimer(.periodicTest, after: interval)) }
             effects.append(.startTimer(.gnssTrouble, after: settings.gnssTroubleAfter))

@@ -62,6 +62,9 @@ public enum Input: Sendable, Hashable {
     case storageHealth(Bool)
     /// The microphone self-test's verdict (true: plausible).
     case microphoneHealth(Bool)
+    /// Whether the GNSS receiver's date is plausible (false: outside the plausible window, e.g. 1024 weeks off).
+    /// The runtime posts false once per process; its fixes are still used, dated by the device.
+    case receiverTimeHealth(Bool)
 }
 
 public struct Event: Sendable, Hashable {

@@ -28,13 +28,16 @@ public enum ReportKind: String, Sendable, Hashable, Codable {
     /// The microphone self-test found it dead or clipped: the centre's listen-in may hear nothing.
     case microphoneTrouble = "microphone-trouble"
     case microphoneRestored = "microphone-restored"
+    /// The GNSS receiver's date is wrong (e.g. 1024 weeks off): the device dates positions itself; the receiver
+    /// needs service. Reported once per start.
+    case gnssTimeTrouble = "gnss-time-trouble"
 
     /// Goes by SMS too when IP cannot carry it in time.
     public var mustArrive: Bool {
         switch self {
         case .alarm, .cancelRequested, .emergencyCallPlaced, .trackingEnded, .batteryCritical: true
         case .positionUpdate, .periodicTest, .batteryLow, .batteryRestored, .modemTrouble, .modemRestored, .gnssTrouble,
-             .gnssRestored, .storageTrouble, .storageRestored, .microphoneTrouble, .microphoneRestored: false
+             .gnssRestored, .storageTrouble, .storageRestored, .microphoneTrouble, .microphoneRestored, .gnssTimeTrouble: false
         }
     }
 
@@ -43,7 +46,7 @@ public enum ReportKind: String, Sendable, Hashable, Codable {
         switch self {
         case .alarm, .positionUpdate, .cancelRequested, .emergencyCallPlaced, .trackingEnded: true
         case .periodicTest, .batteryLow, .batteryRestored, .batteryCritical, .modemTrouble, .modemRestored, .gnssTrouble,
-             .gnssRestored, .storageTrouble, .storageRestored, .microphoneTrouble, .microphoneRestored: false
+             .gnssRestored, .storageTrouble, .storageRestored, .microphoneTrouble, .microphoneRestored, .gnssTimeTrouble: false
         }
     }
 }

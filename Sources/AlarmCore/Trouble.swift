@@ -26,6 +26,13 @@ extension Transition {
         effects.append(.startTimer(.gnssTrouble, after: settings.gnssTroubleAfter))
     }
 
+    /// The runtime says so once per process (the receiver's date stays wrong until it is serviced): one report, no
+    /// restore. Its fixes keep flowing, dated by the device.
+    mutating func receiverTimeChecked(_ ok: Bool) {
+        guard !ok else { return }
+        queueReport(.gnssTimeTrouble)
+    }
+
     mutating func gnssWatchFired() {
         if let last = state.lastFix, last.fix.source == .gnss, now - last.receivedAt < settings.gnssTroubleAfter {
             effects.append(.startTimer(.gnssTrouble, after: settings.gnssTroubleAfter - (now - last.receivedAt)))

@@ -121,8 +121,11 @@ public enum DeviceAssembly {
         default: throw unsupported(.position, positionURI, "\"sim:\", \"gpsd://HOST:PORT\" or \"modem:gnss\"")
         }
 
-        // GNSS, the network and the system clock vote on the UTC that reports carry.
-        let utc = UTCClock(clock: clock, logger: logger)
+        // GNSS, the network and the system clock (with the kernel's NTP verdict) vote on the UTC that reports carry,
+        // each judged for plausibility first (docs/time.md). Only the real system clock has a kernel verdict.
+        let realSystemClock = clock is SystemClock
+        let kernel: @Sendable () -> KernelClockStatus = { realSystemClock ? KernelClock.status() : .unknown }
+        let utc = UTCClock(clock: clock, logger: logger, kernel: kernel)
         position = TimeTappingPositionSource(inner: position, utc: utc, clock: clock)
         if let driver = modem.driver { driver.onNetworkTime { time, at in utc.observe(.network, utc: time, at: at) } }
 
@@ -244,6 +247,9 @@ public enum DeviceAssembly {
             }
         }
 
+        // The last trusted time raises the clock's floor; it is persisted in the same store (at most once an hour).
+        utc.attach(store: recordStore)
+
         // With a test port the indicators and the button are watched on their way through (docs/hil.md).
         let mirrors = board.testPort.map { _ in
             (vibrator: vibrator.map { MirroredVibrator($0, clock: clock) }, amplifier: amplifier.map { MirroredOutputLine($0) },
@@ -279,6 +285,9 @@ public enum DeviceAssembly {
                                     identity: .init(deviceID: board.deviceID, boardName: board.name),
                                     clock: clock, backends: backends, haptics: board.haptics,
                                     silence: board.silence, logger: logger, eventLoop: eventLoop)
+        // A receiver whose date is implausible is reported once as device trouble.
+        utc.onReceiverTimeTrouble { _ in runtime.post(.receiverTimeHealth(false)) }
+        runtime.attachTimeStatus { utc.statusLines() }
         if let smsKey, let driver = modem.driver {
             let gate = SMSCommandGate(deviceID: board.deviceID, key: smsKey, centreNumbers: board.alarm.centreNumbers,
                                       store: recordStore, logger: logger) { command in runtime.post(.centre(command)) }

@@ -1,4 +1,5 @@
 import AlarmCore
+import Synchronization
 
 /// A snapshot of the running device for `alarmctl status`. It is shown only to the socket's owner;
 /// it holds the last fix because the person debugging a device needs it, and it is never logged.
@@ -47,12 +48,29 @@ public struct RuntimeStatus: Sendable, Codable, Hashable {
     public var audioFaults: Int
     /// The last microphone self-test ("plausible (-38 dBFS)", "dead (all zeros)", "not tested yet").
     public var microphone: String?
+    /// The device clock: the UTC and its source, the plausible window, and one line per source saying why it was
+    /// chosen or set aside (UTCClock.statusLines). Nil when the runtime has no UTC clock attached.
+    public var time: [String]? = nil
+}
+
+/// The UTC clock's status lines, per runtime (the runtime itself does not own the clock: DeviceAssembly builds it).
+private let timeStatusProviders = Mutex<[ObjectIdentifier: @Sendable () -> [String]]>([:])
+
+extension DeviceRuntime {
+    /// Makes `status` carry the UTC clock's lines.
+    public func attachTimeStatus(_ provider: @escaping @Sendable () -> [String]) {
+        timeStatusProviders.withLock { $0[ObjectIdentifier(self)] = provider }
+    }
+
+    var timeStatusLines: [String]? {
+        timeStatusProviders.withLock { $0[ObjectIdentifier(self)] }?()
+    }
 }
 
 extension DeviceRuntime {
     public var status: RuntimeStatus {
         let now = clock.now()
-        return inner.withLock { inner in
+        var status = inner.withLock { inner in
             let state = inner.state
             var mode = "idle"
             var alarmNumber: Int?
@@ -87,8 +105,10 @@ extension DeviceRuntime {
                 call: state.call.map { RuntimeStatus.Call(id: "\($0.id)", number: $0.number, connected: $0.connected) },
                 reportLink: inner.linkState, dataPath: inner.dataPath, pendingReports: state.outbox.count, alarmsRaised: state.alarmsRaised,
                 counters: state.counters, audioFrames: inner.audioFrames, audioFaults: inner.audioFaults,
-                microphone: microphoneSelfTest?.verdict)
+                microphone: microphoneSelfTest?.verdict, time: nil)
         }
+        status.time = timeStatusLines
+        return status
     }
 
     /// The core's state, for tests and diagnostics.

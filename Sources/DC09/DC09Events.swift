@@ -39,6 +39,9 @@ public struct DC09EventCode: Sendable, Hashable {
     /// System peripheral trouble: the microphone self-test failed.
     public static let microphoneTrouble = DC09EventCode(sia: "YX", contactIDQualifier: 1, contactIDEvent: 330)
     public static let microphoneRestored = DC09EventCode(sia: "YZ", contactIDQualifier: 3, contactIDEvent: 330)
+    /// Service required: the GNSS receiver's date is wrong (sensor trouble; `kind=gnss-time-trouble` in the text block
+    /// tells it from a missing fix).
+    public static let gnssTimeTrouble = DC09EventCode(sia: "YX", contactIDQualifier: 1, contactIDEvent: 380)
 
     public static func code(for kind: ReportKind) -> DC09EventCode {
         switch kind {
@@ -59,6 +62,7 @@ public struct DC09EventCode: Sendable, Hashable {
         case .storageRestored: .storageRestored
         case .microphoneTrouble: .microphoneTrouble
         case .microphoneRestored: .microphoneRestored
+        case .gnssTimeTrouble: .gnssTimeTrouble
         }
     }
 }

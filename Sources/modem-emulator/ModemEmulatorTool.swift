@@ -25,6 +25,10 @@ struct ModemEmulatorTool: ParsableCommand {
     @Option(help: "What AT+CEER prints: generic, quectel, simcom, or error (the firmware answers ERROR).")
     var ceer: String = "generic"
     @Flag(help: "Start without network registration.") var unregistered = false
+    @Flag(help: "No network time (NITZ): AT+CCLK? answers the module's default clock (--default-clock).")
+    var noNitz = false
+    @Option(help: "The +CCLK value without NITZ: Quectel 04/01/01,00:00:00+00, SIMCom 80/01/06,00:00:00+00.")
+    var defaultClock = "04/01/01,00:00:00+00"
     @Flag(help: "Do not print the AT transcript.") var quiet = false
     @Flag(help: "Prefix each transcript line with the CLOCK_MONOTONIC nanoseconds at which it was noted (`<ns> → <line>`; a received command is noted as its CR is read), for benchmarks on the same machine.")
     var stamp = false
@@ -52,6 +56,7 @@ struct ModemEmulatorTool: ParsableCommand {
         settings.ceerStyle = CEERStyle(rawValue: ceer) ?? .generic
         settings.callWaitingControllable = !callWaitingFixed
         if unregistered { settings.registration = .searching }
+        if noNitz { settings.networkTime = .moduleDefault(defaultClock) }
         let printTranscript = !quiet
         let stamped = stamp
         let emulator = ModemEmulator(clock: SystemClock(), settings: settings) { line in

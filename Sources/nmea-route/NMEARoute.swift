@@ -24,6 +24,12 @@ struct NMEARoute: ParsableCommand {
     @Option(name: .customLong("waypoint"), parsing: .singleValue,
             help: "LAT,LON in decimal degrees; repeat for each waypoint (default: a walk through Ghent).")
     var waypoints: [String] = []
+    @Option(help: """
+        Weeks added to every date the receiver writes, the time of day unchanged: -1024 for a receiver \
+        whose dates are one GPS week rollover early, 1024 for one 1024 weeks late (gpsd 3.22 on some older \
+        receivers). --start stays the true time.
+        """)
+    var weekShift = 0
     @Flag(help: "Also print each fix epoch as CSV (time,lat,lon,speed m/s,course) with the values as written.")
     var printFixes = false
 
@@ -36,6 +42,7 @@ struct NMEARoute: ParsableCommand {
             throw ValidationError("--no-fix-seconds must be between 0 and --seconds")
         }
         guard speed >= 0, speed.isFinite else { throw ValidationError("--speed must be zero or positive") }
+        guard abs(weekShift) <= 4096 else { throw ValidationError("--week-shift must be between -4096 and 4096") }
         _ = try parsedWaypoints()
     }
 
@@ -43,10 +50,11 @@ struct NMEARoute: ParsableCommand {
         let start = UTCTime(iso8601: start)!
         let route = Route(waypoints: try parsedWaypoints(), speed: speed)
         var text = "# nmea-route: \(seconds) s from \(start.iso8601), \(noFixSeconds) s without fix, "
-            + "\(Text.fixed(speed, 2)) m/s over \(Text.fixed(route.length, 1)) m\r\n"
+            + "\(Text.fixed(speed, 2)) m/s over \(Text.fixed(route.length, 1)) m"
+            + (weekShift == 0 ? "" : ", dates shifted by \(weekShift) weeks") + "\r\n"
         var course: Double?
         for second in 0..<seconds {
-            let time = UTCTime(epochSeconds: start.epochSeconds + second)
+            let time = UTCTime(epochSeconds: start.epochSeconds + second + weekShift * 7 * 86_400)
             let sample = route.sample(atSecond: Double(second), previousCourse: course)
             course = sample.course
             let fix = second >= noFixSeconds ? sample : nil

@@ -89,7 +89,13 @@ extension ModemEmulator {
             }
         case "+CCLK?":
             // The network's time (NITZ), as a modem shows it: local time and the zone in quarter hours (+04 = UTC+1).
-            let local = CivilTime(millisecondsSince1970: clock.wallTime().millisecondsSince1970 + 3_600_000)
+            // Without NITZ the module's default clock.
+            let (mode, skew) = state.withLock { ($0.settings.networkTime, $0.settings.networkTimeSkew) }
+            if case .moduleDefault(let value) = mode {
+                respond(["+CCLK: \"\(value)\""], final: "OK")
+                return
+            }
+            let local = CivilTime(millisecondsSince1970: clock.wallTime().millisecondsSince1970 + skew.milliseconds + 3_600_000)
             func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
             respond(["+CCLK: \"\(two(local.year % 100))/\(two(local.month))/\(two(local.day)),\(two(local.hour)):\(two(local.minute)):\(two(local.second))+04\""],
                     final: "OK")

@@ -27,6 +27,10 @@ extension ModemEmulator {
     /// How long ATD waits for the network to accept the call before OK.
     public func setDialAcceptDelay(_ delay: Duration) { state.withLock { $0.settings.dialAcceptDelay = delay } }
     public func setCEERStyle(_ style: CEERStyle) { state.withLock { $0.settings.ceerStyle = style } }
+    /// NITZ or a module's default clock for `AT+CCLK?` (read by the driver after every modem start).
+    public func setNetworkTime(_ time: EmulatedNetworkTime, skew: Duration = .zero) {
+        state.withLock { $0.settings.networkTime = time; $0.settings.networkTimeSkew = skew }
+    }
 
     /// How the network treats the next outgoing calls, in order; afterwards calls are answered.
     public func queueOutcomes(_ outcomes: [EmulatedCallOutcome]) { state.withLock { $0.outcomes += outcomes } }

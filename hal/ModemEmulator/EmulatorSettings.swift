@@ -34,7 +34,26 @@ public struct EmulatorSettings: Sendable, Hashable {
     public var dialAcceptDelay: Duration = .zero
     /// What `AT+CEER` prints: firmwares disagree, and the driver must read each of them.
     public var ceerStyle: CEERStyle = .generic
+    /// What `AT+CCLK?` answers: the network's time (NITZ) or, without NITZ, the module's default clock.
+    public var networkTime: EmulatedNetworkTime = .nitz
+    /// The network's time minus the emulator clock's wall time (a test whose device clock is wrong on purpose can
+    /// still get a true NITZ).
+    public var networkTimeSkew: Duration = .zero
     public init() {}
+}
+
+/// NITZ is optional for operators: without it a module's clock stays at its power-on default, and `AT+CCLK?`
+/// answers that.
+public enum EmulatedNetworkTime: Sendable, Hashable {
+    /// The network's time, as a modem shows it: local time and the zone in quarter hours.
+    case nitz
+    /// No network time: this `+CCLK` value, e.g. `04/01/01,00:00:00+00`.
+    case moduleDefault(String)
+
+    /// Quectel EC2x/EG2x without NITZ.
+    public static let quectelDefault = EmulatedNetworkTime.moduleDefault("04/01/01,00:00:00+00")
+    /// SIMCom (the GPS epoch) without NITZ.
+    public static let simcomDefault = EmulatedNetworkTime.moduleDefault("80/01/06,00:00:00+00")
 }
 
 /// The `AT+CEER` dialects the emulator can speak.

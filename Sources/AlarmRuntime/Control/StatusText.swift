@@ -27,6 +27,10 @@ public enum StatusText {
         row("report link", "\(s.reportLink), \(s.pendingReports) report(s) awaiting acknowledgement")
         let c = s.counters
         row("counters", "alarms \(s.alarmsRaised), reports sent \(c.reportsSent) / acknowledged \(c.reportsAcknowledged) / resent \(c.reportResends), calls placed \(c.callsPlaced) / connected \(c.callsConnected) / rejected \(c.callsRejected)")
+        if let time = s.time, let first = time.first {
+            row("time", first)
+            for line in time.dropFirst() { row("", "  " + line) }
+        }
         row("microphone", "\(s.microphone.map { "\($0), " } ?? "")\(s.audioFrames) frames, \(s.audioFaults) faults")
         return lines.joined(separator: "\n")
     }
