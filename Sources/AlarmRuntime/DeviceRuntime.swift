@@ -337,6 +337,7 @@ public final class DeviceRuntime: Sendable {
         switch event {
         case .outcome(let sequence, let outcome): post(.report(sequence: sequence, outcome))
         case .command(let command): post(.centre(command))
+        case .transmitted: break
         case .linkUp:
             inner.withLock { $0.linkState = "up" }
             publish(.device, "report link up")

@@ -49,14 +49,7 @@ public enum DC09Cipher {
     /// The plaintext after the `[` of an encrypted body (pad and separator removed), e.g. `#1234|NHA]_12:00:00,…`.
     /// Accepts senders that omit the `|` (the pad then runs up to the first `#` or `]`).
     public static func decryptTail<S: StringProtocol>(hex text: S, key: DC09Key) throws(CipherError) -> String {
-        guard let bytes = bytes(fromHex: text) else { throw .notHex }
-        guard !bytes.isEmpty, bytes.count % 16 == 0 else { throw .notWholeBlocks }
-        let plaintext: [UInt8]
-        do {
-            plaintext = Array(try AES._CBC.decrypt(bytes, using: key.key, iv: try AES._CBC.IV(ivBytes: zeroIV), noPadding: true))
-        } catch {
-            throw .cryptoFailure
-        }
+        let plaintext = try decryptBlocks(hex: text, key: key)
         guard plaintext.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else { throw .notText }
         let text = String(decoding: plaintext, as: UTF8.self)
         if let bar = text.firstIndex(of: "|"), !text[..<bar].contains("[") && !text[..<bar].contains("]") && !text[..<bar].contains("#") {
@@ -64,6 +57,42 @@ public enum DC09Cipher {
         }
         if let start = text.firstIndex(where: { $0 == "#" || $0 == "]" }) { return String(text[start...]) }
         return text
+    }
+
+    /// The whole decrypted text (pad included) of hex ciphertext in whole AES blocks.
+    public static func decryptBlocks<S: StringProtocol>(hex text: S, key: DC09Key) throws(CipherError) -> [UInt8] {
+        guard let bytes = bytes(fromHex: text) else { throw .notHex }
+        return try decryptBlocks(bytes, key: key)
+    }
+
+    static func decryptBlocks(_ bytes: [UInt8], key: DC09Key) throws(CipherError) -> [UInt8] {
+        guard !bytes.isEmpty, bytes.count % 16 == 0 else { throw .notWholeBlocks }
+        do {
+            return Array(try AES._CBC.decrypt(bytes, using: key.key, iv: try AES._CBC.IV(ivBytes: zeroIV), noPadding: true))
+        } catch {
+            throw .cryptoFailure
+        }
+    }
+
+    /// Opens a receiver's answer body (CRC and length checked) as an encrypted ACK for `account`: the clear head must
+    /// be `"*ACK"SEQ` with our receiver, prefix and account; the ciphertext hex in whole blocks that decrypts with
+    /// `key` to exactly an ACK's text (`DC09Acknowledgement.timestamp(ofPlaintext:)`). Replay, reflection, the
+    /// timestamp window and the sequence are `DC09ACKGuard`'s to judge.
+    public static func openACK(_ body: [UInt8], key: DC09Key, account: DC09Account) -> Result<DC09OpenedACK, DC09ACKRejection> {
+        guard let head = DC09Acknowledgement.head(body) else { return .failure(.foreignHeader) }
+        guard head.encrypted else { return .failure(.notEncrypted) }
+        guard DC09Acknowledgement.isOurs(head, account: account) else { return .failure(.foreignHeader) }
+        guard let ciphertext = bytes(fromHex: String(decoding: head.tail, as: UTF8.self)), !ciphertext.isEmpty,
+              ciphertext.count % 16 == 0 else { return .failure(.malformedCiphertext) }
+        guard let plaintext = try? decryptBlocks(ciphertext, key: key),
+              let timestamp = DC09Acknowledgement.timestamp(ofPlaintext: plaintext) else { return .failure(.notAnACK) }
+        return .success(DC09OpenedACK(sequence: head.sequence, timestamp: timestamp, ciphertext: head.tail))
+    }
+
+    /// The ciphertext (hex, after the first `[`) of an encrypted body we built: what a reflection would carry.
+    public static func ciphertext(ofBody body: [UInt8]) -> [UInt8] {
+        guard let open = body.firstIndex(of: UInt8(ascii: "[")) else { return [] }
+        return Array(body[(open + 1)...])
     }
 
     static let zeroIV = [UInt8](repeating: 0, count: 16)

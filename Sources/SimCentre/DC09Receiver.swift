@@ -26,7 +26,36 @@ public final class DC09Receiver: Sendable {
         public var forgedNAKTime: Int64?
         /// Reset the TCP connection instead of answering the next N frames (the frame arrived, the ACK never will).
         public var resetFirst = 0
+        /// The receiver's clock (UTC ms) instead of the machine's, so tests can run minutes in milliseconds
+        /// (`clockOffset` is added to it).
+        public var now: (@Sendable () -> Int64)?
+        /// NAK every frame with a time `farOffNAKClaim` away from ours until our clock (UTC ms) reaches this; then
+        /// answer normally.
+        public var farOffNAKUntil: Int64?
+        public var farOffNAKClaim: Duration = .seconds(86_400)
+        /// Answer as someone on the path would who wants an undelivered alarm to look delivered (tests of the
+        /// device's ACK check).
+        public var forgery: Forgery?
         public init() {}
+    }
+
+    /// Forged answers.
+    public enum Forgery: Sendable, Hashable {
+        /// Each frame sent back with its clear id changed to `*ACK` and CRC and length recomputed (needs no key).
+        case reflect
+        /// The first frame gets a genuine ACK, captured; every later frame gets that ACK relabelled with its own
+        /// sequence (CRC recomputed; needs no key once captured).
+        case replayFirstACK
+        /// A genuine ACK (our key, the right sequence) dated this long ago, as a captured old ACK would be.
+        case staleACK(age: Duration)
+    }
+
+    /// Every answer the receiver gave (or forged), in order, with its clock's time.
+    public struct Answer: Sendable, Hashable {
+        public var at: Int64
+        public var sequence: Int
+        public var messageType: String
+        public var answer: String
     }
 
     public struct Received: Sendable, Hashable {
@@ -54,6 +83,8 @@ public final class DC09Receiver: Sendable {
         var acknowledged: Set<String> = []
         var connections: [StreamConnection] = []
         var accepted = 0
+        var answers: [Answer] = []
+        var capturedACK: [UInt8]?
     }
 
     public let tcpPort: UInt16
@@ -122,6 +153,7 @@ public final class DC09Receiver: Sendable {
     }
 
     public var received: [Received] { state.withLock { $0.received } }
+    public var answers: [Answer] { state.withLock { $0.answers } }
     public func setPolicy(_ change: (inout Policy) -> Void) { state.withLock { change(&$0.policy) } }
 
     /// Closes every TCP connection now (a receiver restart, a reset mid-stream).
@@ -198,8 +230,12 @@ public final class DC09Receiver: Sendable {
     func handle(_ frame: [UInt8], transport: Transport) -> [UInt8]? {
         guard let body = try? DC09Frame.unwrap(frame) else { return nil }  // CRC or length wrong: silence
         let text = String(decoding: body, as: UTF8.self)
+        let now = state.withLock { s in
+            WallTime(millisecondsSince1970: (s.policy.now?() ?? Self.wallMilliseconds()) + s.policy.clockOffset.milliseconds)
+        }
+        if let forged = forge(body, now: now) { return forged }
         guard let message = parse(text) else { return nil }
-        let now = state.withLock { WallTime(millisecondsSince1970: Self.wallMilliseconds() + $0.policy.clockOffset.milliseconds) }
+        if let answer = hostileAnswer(message, now: now) { return answer }
         enum Verdict { case ack, nak(WallTime), duh, silent }
         let (verdict, received) = state.withLock { s -> (Verdict, Received?) in
             s.frames += 1
@@ -227,22 +263,86 @@ public final class DC09Receiver: Sendable {
             return (.ack, received)
         }
         if let received { onReceive(received) }
+        let answerName: String? = switch verdict {
+        case .silent: nil
+        case .ack: "ACK"
+        case .duh: "DUH"
+        case .nak: "NAK"
+        }
+        if let answerName { log(message, answerName, at: now) }
         switch verdict {
         case .silent: return nil
         case .ack:
-            // An encrypted message gets an encrypted ACK: the device trusts no ACK its key did not make.
-            if message.encrypted, let key = keys[message.account] ?? nil {
-                let head = "\"*ACK\"\(four(message.sequence))\(message.receiverField)L\(message.prefix)#\(message.account)["
-                var random = SystemRandomNumberGenerator()
-                guard let tail = try? DC09Cipher.encryptedTail("]" + DC09Timestamp.format(now), key: key, using: &random) else { return nil }
-                return try? DC09Frame.wrap(Array(head.utf8) + tail)
+            let answer = ack(message, at: now)
+            state.withLock { s in
+                if s.policy.forgery == .replayFirstACK, s.capturedACK == nil { s.capturedACK = answer }
             }
-            let ack = "\"ACK\"\(four(message.sequence))\(message.receiverField)L\(message.prefix)#\(message.account)[]"
-            return try? DC09Frame.wrap(Array(ack.utf8))
+            return answer
         case .duh:
             return try? DC09Frame.wrap(Array("\"DUH\"\(four(message.sequence))R0L0#\(message.account)[]".utf8))
         case .nak(let time):
-            return try? DC09Frame.wrap(Array("\"NAK\"0000R0L0A0[]\(DC09Timestamp.format(time))".utf8))
+            return nakFrame(time)
+        }
+    }
+
+    func nakFrame(_ time: WallTime) -> [UInt8]? {
+        try? DC09Frame.wrap(Array("\"NAK\"0000R0L0A0[]\(DC09Timestamp.format(time))".utf8))
+    }
+
+    func log(_ message: Parsed, _ answer: String, at now: WallTime) {
+        state.withLock { $0.answers.append(Answer(at: now.millisecondsSince1970, sequence: message.sequence, messageType: message.kind, answer: answer)) }
+    }
+
+    /// A genuine ACK for `message`, stamped `time`. An encrypted message gets an encrypted ACK: the device trusts no
+    /// ACK its key did not make.
+    func ack(_ message: Parsed, at time: WallTime) -> [UInt8]? {
+        if message.encrypted, let key = keys[message.account] ?? nil {
+            let head = "\"*ACK\"\(four(message.sequence))\(message.receiverField)L\(message.prefix)#\(message.account)["
+            var random = SystemRandomNumberGenerator()
+            guard let tail = try? DC09Cipher.encryptedTail("]" + DC09Timestamp.format(time), key: key, using: &random) else { return nil }
+            return try? DC09Frame.wrap(Array(head.utf8) + tail)
+        }
+        let ack = "\"ACK\"\(four(message.sequence))\(message.receiverField)L\(message.prefix)#\(message.account)[]"
+        return try? DC09Frame.wrap(Array(ack.utf8))
+    }
+
+    /// The reflection forgery, which needs no key: the device's own body with `*ACK` for its id.
+    func forge(_ body: [UInt8], now: WallTime) -> [UInt8]? {
+        guard state.withLock({ $0.policy.forgery }) == .reflect,
+              let close = body.dropFirst().firstIndex(of: UInt8(ascii: "\"")) else { return nil }
+        let rest = Array(body[(close + 1)...])
+        let sequence = Int(String(decoding: rest.prefix(4), as: UTF8.self)) ?? 0
+        let id = String(decoding: body[1..<close], as: UTF8.self)
+        state.withLock { $0.answers.append(Answer(at: now.millisecondsSince1970, sequence: sequence, messageType: id, answer: "reflected")) }
+        return try? DC09Frame.wrap(Array("\"*ACK\"".utf8) + rest)
+    }
+
+    /// The far-off NAK phase, and the forgeries that start from a genuine ACK.
+    func hostileAnswer(_ message: Parsed, now: WallTime) -> [UInt8]? {
+        let (until, claim, forgery, captured) = state.withLock { s in
+            (s.policy.farOffNAKUntil, s.policy.farOffNAKClaim, s.policy.forgery, s.capturedACK)
+        }
+        if let until, now.millisecondsSince1970 < until {
+            log(message, "NAK far off", at: now)
+            return nakFrame(WallTime(millisecondsSince1970: now.millisecondsSince1970 + claim.milliseconds))
+        }
+        switch forgery {
+        case .replayFirstACK?:
+            if let captured {
+                log(message, "replayed ACK", at: now)
+                // "*ACK"SEQ…: the four digits after the id take this frame's sequence.
+                var body = (try? DC09Frame.unwrap(captured)) ?? []
+                let digits = Array(four(message.sequence).utf8)
+                guard body.count > 10 else { return nil }
+                body.replaceSubrange(6..<10, with: digits)
+                return try? DC09Frame.wrap(body)
+            }
+            return nil  // the first frame: answered genuinely below, and captured there
+        case .staleACK(let age)?:
+            log(message, "stale ACK", at: now)
+            return ack(message, at: WallTime(millisecondsSince1970: now.millisecondsSince1970 - age.milliseconds))
+        default:
+            return nil
         }
     }
 

@@ -119,6 +119,8 @@ final class SIAPeer: Sendable {
             Set(events.compactMap { if case .outcome(let s, .acknowledged) = $0 { s } else { nil } }).count == reports.count
         }
         #expect(acknowledged, "pysiaalarm acknowledged: \(outcomes.all)")
+        // Its encrypted ACKs (a pad of 0s, no "|", a [K…] block) pass the strict check: none was ignored.
+        #expect(link.rejectedACKs.isEmpty, "\(link.rejectedACKs)")
         #expect(peer.events.waitUntil(seconds: 5) { $0.filter { $0.type == "event" }.count >= reports.count })
 
         let expectedCodes: [ReportKind: (sia: String, cid: String)] = [

@@ -5,6 +5,9 @@ public enum ReportLinkEvent: Sendable, Hashable {
     /// A command from the centre, authenticated by the link.
     case command(CentreCommand)
     case linkUp
+    /// Report `sequence`'s frame was just written to the socket (each time: a resend too). Until then a report the
+    /// core asked to send is only queued in the link (e.g. behind a stop-and-wait frame).
+    case transmitted(sequence: Int)
     case linkDown(FaultKind)
 }
 

@@ -39,6 +39,14 @@ public struct DC09LinkSettings: Sendable {
     public var maximumClockCorrection: Duration = .seconds(300)
     /// Receivers accept timestamps 40 s in the past to 20 s in the future; beyond this our clock is off.
     public var timestampTolerance: Duration = .seconds(20)
+    /// An encrypted ACK counts only when its timestamp is within this far before our clock (NAK correction included) …
+    public var acknowledgementWindowPast: Duration = .seconds(40)
+    /// … and this far after it. A receiver takes our frames while its clock is up to 40 s ahead of ours (their
+    /// window reaches 40 s into the past), so its ACKs may be stamped up to 40 s ahead of us.
+    public var acknowledgementWindowFuture: Duration = .seconds(40)
+    /// TCP is stop-and-wait; a frame unanswered this long no longer holds back the frames behind it (the core resends
+    /// it on its own timeout, or has given it up).
+    public var stopAndWaitTimeout: Duration = .seconds(10)
     public var connectTimeout: Duration = .seconds(5)
     /// UTC for timestamps (the device's best estimate from GNSS, network and system clock); nil: the clock's wall time.
     public var utc: (@Sendable () -> WallTime)?
@@ -62,8 +70,13 @@ public final class DC09ReportLink: ReportLink, DeviceStateReporting {
     struct InFlight {
         var report: Report
         var endpoint: Int
+        /// Core resends while the previous transmission got no answer at all (for failover; a NAK is an answer).
         var unanswered = 0
         var clockRetries = 0
+        /// When its frame last went into the socket (monotonic ms).
+        var lastTransmitted: Int64 = 0
+        /// Transmitted and not answered since (no ACK, NAK, DUH or failure reported for this transmission).
+        var awaiting = false
     }
 
     struct State {
@@ -81,13 +94,17 @@ public final class DC09ReportLink: ReportLink, DeviceStateReporting {
         /// TCP is stop-and-wait: the frame awaiting its answer on the connection of this generation. Many receivers
         /// (pysiaalarm among them) parse each read on its own, so a second frame sent behind the first can arrive
         /// split across two reads and be lost.
-        var outstanding: (sequence: Int, generation: Int)?
+        var outstanding: (sequence: Int, generation: Int, since: Int64)?
         /// Frames waiting for the outstanding one to be answered, oldest first, one per sequence.
         var waiting: [Report] = []
         /// When the last frame of any kind was written (monotonic ms).
         var lastSent: Int64 = 0
         var supervision: (any Cancellable)?
         var stopped = false
+        /// Our own recent ciphertexts and the ACKs already seen (encrypted links).
+        var ackGuard = DC09ACKGuard()
+        /// ACKs that did not count, by reason (each reason is logged once).
+        var rejectedACKs: [DC09ACKRejection: Int] = [:]
     }
 
     let settings: DC09LinkSettings
@@ -102,7 +119,13 @@ public final class DC09ReportLink: ReportLink, DeviceStateReporting {
         self.settings = settings
         self.clock = clock
         self.logger = logger
+        state.withLock {
+            $0.ackGuard = DC09ACKGuard(windowPast: settings.acknowledgementWindowPast, windowFuture: settings.acknowledgementWindowFuture)
+        }
     }
+
+    /// ACKs ignored so far, by reason (status and tests).
+    public var rejectedACKs: [DC09ACKRejection: Int] { state.withLock { $0.rejectedACKs } }
 
     public func start(_ events: @escaping @Sendable (ReportLinkEvent) -> Void) throws(HALError) {
         relay.withLock { $0 = events }
@@ -156,7 +179,12 @@ public final class DC09ReportLink: ReportLink, DeviceStateReporting {
                     body = message.body
                 }
                 try currentConnection().send(try DC09Frame.wrap(body))
-                state.withLock { $0.lastSent = clock.now().milliseconds }
+                let now = clock.now().milliseconds
+                state.withLock { s in
+                    s.lastSent = now
+                    // Its plaintext (`pad|]_timestamp`) has an ACK's shape: sent back as "*ACK" it must be recognised.
+                    if settings.key != nil { s.ackGuard.sent(ciphertext: DC09Cipher.ciphertext(ofBody: body), now: now) }
+                }
             } catch {
                 logger.warning("link supervision (NULL) could not be sent", metadata: ["receiver": "\(currentEndpoint)", "error": "\(error)"])
                 emit(.linkDown(.notReady))
@@ -183,12 +211,26 @@ public final class DC09ReportLink: ReportLink, DeviceStateReporting {
         queue.async { [self] in transmit(report, becauseOfNAK: false) }
     }
 
-    /// Runs on `queue`.
+    /// Returns once everything handed to the link so far (sends, answers already read) has been processed: a barrier
+    /// for tests that drive the link on a manual clock.
+    public func sync() {
+        queue.sync {}
+    }
+
+    /// Runs on `queue`. Every call writes the frame unless it waits behind TCP's stop-and-wait frame; a failure to
+    /// write is reported for this sequence at once.
     func transmit(_ report: Report, becauseOfNAK: Bool) {
         let sequence = report.sequence
+        let now = clock.now().milliseconds
         let queued = state.withLock { s -> Bool in
             guard settings.endpoints[s.endpoint].transport == .tcp, let outstanding = s.outstanding,
                   outstanding.generation == s.generation, s.connection != nil, outstanding.sequence != sequence else { return false }
+            // A frame unanswered this long holds nothing back any more: its sequence is the core's to resend (or it
+            // gave it up, e.g. a superseded position), and what waits behind it must not wait for ever.
+            if now - outstanding.since >= settings.stopAndWaitTimeout.milliseconds {
+                s.outstanding = nil
+                return false
+            }
             if let index = s.waiting.firstIndex(where: { $0.sequence == sequence }) {
                 s.waiting[index] = report
             } else {
@@ -205,18 +247,24 @@ public final class DC09ReportLink: ReportLink, DeviceStateReporting {
             }
             return true
         }
-        if queued { return }
-        // The same frame still unanswered: the core's timeout says the receiver is silent.
+        if queued {
+            logger.debug("DC-09 frame queued behind the unanswered one", metadata: ["seq": "\(sequence)"])
+            return
+        }
+        state.withLock { $0.waiting.removeAll { $0.sequence == sequence } }
+        // The same frame still unanswered (no answer at all since it last went): the core's timeout says the
+        // receiver is silent.
         let failover = state.withLock { s -> Bool in
-            guard !becauseOfNAK, var entry = s.inFlight[sequence], entry.endpoint == s.endpoint else { return false }
+            guard !becauseOfNAK, var entry = s.inFlight[sequence], entry.endpoint == s.endpoint, entry.awaiting else { return false }
             entry.unanswered += 1
             s.inFlight[sequence] = entry
             return entry.unanswered >= settings.failoverAfter && settings.endpoints.count > 1
         }
         if failover { switchEndpoint(reason: "frame #\(sequence) unanswered \(settings.failoverAfter) times") }
-        let frame: [UInt8]
+        let body: [UInt8], frame: [UInt8]
         do {
-            frame = try encode(report)
+            body = try encode(report)
+            frame = try DC09Frame.wrap(body)
         } catch {
             logger.error("DC-09 frame could not be built", metadata: ["seq": "\(sequence)", "error": "\(error)"])
             emit(.outcome(sequence: sequence, .failed(.io)))
@@ -226,32 +274,41 @@ public final class DC09ReportLink: ReportLink, DeviceStateReporting {
             let connection = try currentConnection()
             try connection.send(frame)
             settings.frameWritten?(sequence)
+            let now = clock.now().milliseconds
             state.withLock { s in
-                s.lastSent = clock.now().milliseconds
+                s.lastSent = now
                 let endpoint = s.endpoint
                 var entry = s.inFlight[sequence] ?? InFlight(report: report, endpoint: endpoint)
                 if entry.endpoint != endpoint { entry.endpoint = endpoint; entry.unanswered = 0 }
                 entry.report = report
+                entry.lastTransmitted = now
+                entry.awaiting = true
                 s.inFlight[sequence] = entry
-                if settings.endpoints[endpoint].transport == .tcp { s.outstanding = (sequence, s.generation) }
+                if settings.endpoints[endpoint].transport == .tcp { s.outstanding = (sequence, s.generation, now) }
+                if settings.key != nil { s.ackGuard.sent(ciphertext: DC09Cipher.ciphertext(ofBody: body), now: now) }
             }
+            emit(.transmitted(sequence: sequence))
         } catch {
             logger.warning("DC-09 send failed", metadata: ["receiver": "\(currentEndpoint)", "error": "\(error)"])
+            state.withLock { s in
+                s.inFlight[sequence]?.awaiting = false
+                if s.outstanding?.sequence == sequence { s.outstanding = nil }
+            }
             dropConnection()
             if settings.endpoints.count > 1 { switchEndpoint(reason: "\(error)") }
             emit(.outcome(sequence: sequence, .failed(TCPReportLink.kind(of: error))))
         }
     }
 
+    /// The frame's body (encrypted when the link has a key).
     func encode(_ report: Report) throws -> [UInt8] {
         let base = (settings.utc?() ?? clock.wallTime()).millisecondsSince1970
         let (now, battery, signal) = state.withLock { s in
             (WallTime(millisecondsSince1970: base + s.clockOffsetMilliseconds), s.battery, s.signal)
         }
         let message = settings.composer.message(for: report, now: now, battery: battery, signal: signal)
-        guard let key = settings.key else { return try DC09Frame.wrap(message.body) }
-        let body = try state.withLock { s in try DC09Cipher.encryptedBody(message, key: key, using: &s.random) }
-        return try DC09Frame.wrap(body)
+        guard let key = settings.key else { return message.body }
+        return try state.withLock { s in try DC09Cipher.encryptedBody(message, key: key, using: &s.random) }
     }
 
     func switchEndpoint(reason: String) {
@@ -326,23 +383,46 @@ public final class DC09ReportLink: ReportLink, DeviceStateReporting {
                 logger.warning("DC-09 answer with a bad frame skipped", metadata: ["error": "\(error)"])
                 continue
             }
-            // With encryption on, an ACK must be encrypted with our key: a clear ACK (or one that does not open) may come
-            // from anyone on the path, and taking it would let a forger make an undelivered alarm look delivered.
+            // With encryption on, an ACK counts only when it is genuinely the receiver's answer to that frame (see
+            // `ackCounts`): taking a forged one would make an undelivered alarm look delivered.
             if response.kind == .ack, let key = settings.key {
-                guard response.encrypted, Self.opens(body, key: key) else {
-                    logger.warning("DC-09 ACK not authenticated by our key; ignored", metadata: ["seq": "\(response.sequence)"])
-                    continue
-                }
+                guard ackCounts(body, key: key) else { continue }
             }
             answer(response)
         }
     }
 
-    /// Whether the encrypted part of an answer (after the first "[") decrypts with `key` to text.
-    static func opens(_ body: [UInt8], key: DC09Key) -> Bool {
-        guard let open = body.firstIndex(of: UInt8(ascii: "[")) else { return false }
-        let hex = String(decoding: body[body.index(after: open)...], as: UTF8.self)
-        return (try? DC09Cipher.decryptTail(hex: hex, key: key)) != nil
+    /// Whether an ACK body counts: it opens with our key as exactly an ACK (`DC09Cipher.openACK`: our header, pad,
+    /// `]`, extended data that is not an event's, the timestamp and nothing else), is not one of our own frames sent
+    /// back, its timestamp is within the window around our clock, its sequence is in flight, and it is not a copy of
+    /// an ACK already seen for a frame sent after that one (`DC09ACKGuard`). Each kind of refusal is logged once.
+    func ackCounts(_ body: [UInt8], key: DC09Key) -> Bool {
+        let verdict: (sequence: Int?, rejection: DC09ACKRejection?)
+        switch DC09Cipher.openACK(body, key: key, account: settings.composer.account) {
+        case .failure(let rejection):
+            verdict = (DC09Response.parse(body)?.sequence, rejection)
+        case .success(let ack):
+            let utc = currentUTC().millisecondsSince1970
+            let now = clock.now().milliseconds
+            let rejection = state.withLock { s -> DC09ACKRejection? in
+                let entry = s.inFlight[ack.sequence]
+                return s.ackGuard.judge(ack, utc: utc, now: now, lastTransmitted: entry.map(\.lastTransmitted))
+            }
+            verdict = (ack.sequence, rejection)
+        }
+        guard let rejection = verdict.rejection else { return true }
+        let first = state.withLock { s -> Bool in
+            defer { s.rejectedACKs[rejection, default: 0] += 1 }
+            return s.rejectedACKs[rejection] == nil
+        }
+        let metadata: Logger.Metadata = ["seq": "\(verdict.sequence.map(String.init) ?? "?")", "reason": "\(rejection.rawValue)"]
+        if first {
+            logger.warning("DC-09 ACK ignored: not the receiver's answer to that frame (further ones for this reason are counted, not logged)",
+                           metadata: metadata)
+        } else {
+            logger.debug("DC-09 ACK ignored", metadata: metadata)
+        }
+        return false
     }
 
     /// The outstanding frame is answered (or given up): the next waiting one goes.
@@ -356,58 +436,79 @@ public final class DC09ReportLink: ReportLink, DeviceStateReporting {
     }
 
     func answer(_ response: DC09Response) {
-        defer { if response.kind != .nak { sendNext(after: response.sequence) } }
         switch response.kind {
         case .ack:
             let known = state.withLock { $0.inFlight.removeValue(forKey: response.sequence) != nil }
             if known { emit(.outcome(sequence: response.sequence, .acknowledged)) }
+            sendNext(after: response.sequence)
         case .duh:
             let known = state.withLock { $0.inFlight.removeValue(forKey: response.sequence) != nil }
             logger.warning("DC-09 receiver cannot handle the frame (DUH)", metadata: ["seq": "\(response.sequence)"])
             if known { emit(.outcome(sequence: response.sequence, .refused)) }
+            sendNext(after: response.sequence)
         case .nak:
             nak(response)
         }
     }
 
-    /// A NAK names no frame (its sequence is 0000): it applies to what is unanswered. When its timestamp shows our
-    /// clock outside the window, the offset is corrected (within bounds) and those frames go again at once.
+    /// A NAK names no frame (its sequence is 0000): over TCP (stop-and-wait) it answers the outstanding frame, over
+    /// UDP every frame awaiting an answer. Each of them gets an outcome now, so the core resends it with its backoff:
+    /// - its timestamp shows our clock outside the window by at most `maximumClockCorrection`: the offset is
+    ///   corrected and the frame goes again at once (at most twice per frame; after that it is `.rejected`);
+    /// - a time further off: the correction is refused (a NAK is unauthenticated) and the frame is `.rejected`;
+    /// - otherwise (no timestamp, our clock fine): `.rejected`.
+    /// Only the frames the NAK answers are reported: reporting others would restart their backoff at every NAK.
     func nak(_ response: DC09Response) {
         let ours = (settings.utc?() ?? clock.wallTime()).millisecondsSince1970
-        enum Decision { case resend([Report]), refuseCorrection(Int64), reject([Int]) }
-        let decision = state.withLock { s -> Decision in
-            let pending = s.inFlight.values.sorted { $0.report.sequence < $1.report.sequence }
-            guard let theirs = response.timestamp?.millisecondsSince1970 else {
-                return .reject(pending.map(\.report.sequence))
+        enum Decision { case resend, refuseCorrection(Int64), reject }
+        let (decision, resend, rejected) = state.withLock { s -> (Decision, [Report], [Int]) in
+            let answered: [Int]
+            if settings.endpoints[s.endpoint].transport == .tcp {
+                answered = s.outstanding.flatMap { $0.generation == s.generation ? [$0.sequence] : nil } ?? []
+            } else {
+                answered = s.inFlight.values.filter(\.awaiting).map(\.report.sequence).sorted()
             }
+            for sequence in answered {
+                s.inFlight[sequence]?.awaiting = false
+                s.inFlight[sequence]?.unanswered = 0
+            }
+            let answeredEntries = answered.compactMap { s.inFlight[$0] }
+            guard let theirs = response.timestamp?.millisecondsSince1970 else { return (.reject, [], answered) }
             let skew = theirs - (ours + s.clockOffsetMilliseconds)
-            guard abs(skew) > settings.timestampTolerance.milliseconds else { return .reject(pending.map(\.report.sequence)) }
+            guard abs(skew) > settings.timestampTolerance.milliseconds else { return (.reject, [], answered) }
             let corrected = theirs - ours
-            guard abs(corrected) <= settings.maximumClockCorrection.milliseconds else { return .refuseCorrection(corrected) }
-            s.clockOffsetMilliseconds = corrected
-            var resend: [Report] = []
-            for var entry in pending where entry.clockRetries < 2 {
-                entry.clockRetries += 1
-                s.inFlight[entry.report.sequence] = entry
-                resend.append(entry.report)
+            guard abs(corrected) <= settings.maximumClockCorrection.milliseconds else {
+                return (.refuseCorrection(corrected), [], answered)
             }
-            return .resend(resend)
+            s.clockOffsetMilliseconds = corrected
+            var resend: [Report] = [], rejected: [Int] = []
+            for var entry in answeredEntries {
+                if entry.clockRetries < 2 {
+                    entry.clockRetries += 1
+                    s.inFlight[entry.report.sequence] = entry
+                    resend.append(entry.report)
+                } else {
+                    rejected.append(entry.report.sequence)
+                }
+            }
+            return (.resend, resend, rejected)
         }
         switch decision {
-        case .resend(let reports):
+        case .resend:
             logger.notice("receiver's clock differs from ours: timestamps corrected",
                           metadata: ["offset": "\(state.withLock { $0.clockOffsetMilliseconds }) ms"])
-            state.withLock { $0.outstanding = nil }
-            for report in reports { transmit(report, becauseOfNAK: true) }
         case .refuseCorrection(let offset):
             logger.error("NAK claims a clock far from ours; not corrected (a NAK is unauthenticated)",
-                         metadata: ["offset": "\(offset / 1000) s"])
-            let sequences = state.withLock { Array($0.inFlight.keys) }
-            for sequence in sequences.sorted() { emit(.outcome(sequence: sequence, .rejected)) }
+                         metadata: ["offset": "\(offset / 1000) s", "seq": "\(rejected)"])
+        case .reject:
+            logger.warning("DC-09 receiver refused the frame (NAK)", metadata: ["seq": "\(rejected)"])
+        }
+        for sequence in rejected { emit(.outcome(sequence: sequence, .rejected)) }
+        if resend.isEmpty {
             sendNext(after: nil)
-        case .reject(let sequences):
-            for sequence in sequences { emit(.outcome(sequence: sequence, .rejected)) }
-            sendNext(after: nil)
+        } else {
+            state.withLock { $0.outstanding = nil }
+            for report in resend { transmit(report, becauseOfNAK: true) }
         }
     }
 

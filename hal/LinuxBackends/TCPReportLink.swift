@@ -73,6 +73,7 @@ public final class TCPReportLink: ReportLink {
                     $0.unansweredSince = $0.unansweredSince ?? now
                     $0.inFlight.insert(report.sequence)
                 }
+                emit(.transmitted(sequence: report.sequence))
             } catch {
                 logger.warning("report link send failed", metadata: ["endpoint": "\(host):\(port)", "error": "\(error)"])
                 dropConnection()

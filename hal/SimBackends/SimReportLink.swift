@@ -46,6 +46,7 @@ public final class SimReportLink: ReportLink {
             state.received.append(report)
             return state.behaviour
         }
+        relay.emit(.transmitted(sequence: report.sequence))
         let outcome: ReportOutcome? = switch behaviour {
         case .acknowledge: .acknowledged
         case .reject: .rejected
