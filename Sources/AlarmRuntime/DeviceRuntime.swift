@@ -43,6 +43,8 @@ public final class DeviceRuntime: Sendable {
         var nextObserver = 0
         var audioFrames = 0
         var audioFaults = 0
+        /// Report frames the link actually wrote to its socket (each resend counts).
+        var reportsTransmitted = 0
         var linkState = "unknown"
         var dataPath = "unsupervised"
         var bootedAt: Instant = .origin
@@ -337,7 +339,9 @@ public final class DeviceRuntime: Sendable {
         switch event {
         case .outcome(let sequence, let outcome): post(.report(sequence: sequence, outcome))
         case .command(let command): post(.centre(command))
-        case .transmitted: break
+        case .transmitted(let sequence):
+            // On the loop, so the record lands in order with the step that queued it.
+            perform { [self] in reportTransmitted(sequence) }
         case .linkUp:
             inner.withLock { $0.linkState = "up" }
             publish(.device, "report link up")
@@ -394,8 +398,10 @@ public final class DeviceRuntime: Sendable {
         case .reject:
             break
         case .sendReport(let report):
+            // "Queued": handed to the link, which may hold it behind an unanswered frame. "Sent" is said when the
+            // link has written it to its socket (`reportTransmitted`).
             let attempts = state.outbox[report.sequence]?.attempts ?? 1
-            let verb = attempts > 1 ? "resent (attempt \(attempts))" : "sent"
+            let verb = attempts > 1 ? "queued again (attempt \(attempts))" : "queued"
             publish(.report, "report #\(report.sequence) \(report.kind.rawValue) \(verb): \(Self.summary(of: report))")
             logger.info("report \(verb)", metadata: ["seq": "\(report.sequence)", "kind": "\(report.kind.rawValue)",
                                                     "position": "\(Self.summary(of: report))"])
@@ -443,6 +449,18 @@ public final class DeviceRuntime: Sendable {
         case .reject(let id): backends.calls.perform(.reject, on: id)
         default: break
         }
+    }
+
+    /// The link wrote report `sequence` to its socket.
+    private func reportTransmitted(_ sequence: Int) {
+        let pending = inner.withLock { inner -> PendingReport? in
+            inner.reportsTransmitted += 1
+            return inner.state.outbox[sequence]
+        }
+        let attempts = pending?.attempts ?? 1
+        let verb = attempts > 1 ? "resent (attempt \(attempts))" : "sent"
+        publish(.report, "report #\(sequence) \(pending?.report.kind.rawValue ?? "report") \(verb) to the receiver")
+        logger.debug("report written to the link", metadata: ["seq": "\(sequence)", "attempt": "\(attempts)"])
     }
 
     /// The timer is recorded before it is scheduled, so even a zero delay firing at once on another thread

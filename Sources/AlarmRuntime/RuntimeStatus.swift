@@ -43,7 +43,9 @@ public struct RuntimeStatus: Sendable, Codable, Hashable {
     public var dataPath: String
     public var pendingReports: Int
     public var alarmsRaised: Int
+    /// `counters.reportsSent` counts reports queued to the link; this counts frames it wrote to its socket.
     public var counters: Counters
+    public var reportsTransmitted: Int = 0
     public var audioFrames: Int
     public var audioFaults: Int
     /// The last microphone self-test ("plausible (-38 dBFS)", "dead (all zeros)", "not tested yet").
@@ -107,6 +109,7 @@ extension DeviceRuntime {
                 counters: state.counters, audioFrames: inner.audioFrames, audioFaults: inner.audioFaults,
                 microphone: microphoneSelfTest?.verdict, time: nil)
         }
+        status.reportsTransmitted = inner.withLock { $0.reportsTransmitted }
         status.time = timeStatusLines
         return status
     }

@@ -111,7 +111,8 @@ import Testing
         let alarms = s.link.received.filter { $0.kind == .alarm }
         #expect(alarms.count == 2)
         #expect(Set(alarms.map(\.sequence)).count == 1)
-        #expect(s.texts(.report).contains { $0.contains("resent (attempt 2)") })
+        #expect(s.texts(.report).contains { $0.contains("queued again (attempt 2)") })
+        #expect(s.texts(.report).contains { $0.contains("resent (attempt 2) to the receiver") })
         s.link.setBehaviour(.acknowledge)
         s.advance(.seconds(15))
         #expect(s.runtime.coreState.outbox.values.allSatisfy { $0.report.kind != .alarm })

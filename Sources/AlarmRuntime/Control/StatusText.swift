@@ -26,7 +26,7 @@ public enum StatusText {
         row("data path", s.dataPath)
         row("report link", "\(s.reportLink), \(s.pendingReports) report(s) awaiting acknowledgement")
         let c = s.counters
-        row("counters", "alarms \(s.alarmsRaised), reports sent \(c.reportsSent) / acknowledged \(c.reportsAcknowledged) / resent \(c.reportResends), calls placed \(c.callsPlaced) / connected \(c.callsConnected) / rejected \(c.callsRejected)")
+        row("counters", "alarms \(s.alarmsRaised), reports queued \(c.reportsSent) / frames sent \(s.reportsTransmitted) / acknowledged \(c.reportsAcknowledged) / resent \(c.reportResends), calls placed \(c.callsPlaced) / connected \(c.callsConnected) / rejected \(c.callsRejected)")
         if let time = s.time, let first = time.first {
             row("time", first)
             for line in time.dropFirst() { row("", "  " + line) }
