@@ -5,7 +5,7 @@ SWIFT        ?= swift
 SWIFT_PATHS  := /opt/swift/usr/bin /usr/share/swift/usr/bin
 export PATH  := $(PATH):$(subst $(eval) ,:,$(SWIFT_PATHS))
 # System packages the build, tests and simulator need (later issues add gpsd, ALSA, libmodbus here).
-APT_PACKAGES := make pkg-config python3 python3-venv libgps-dev libasound2-dev libmodbus-dev gpsd gpsd-clients iproute2
+APT_PACKAGES := make binutils pkg-config python3 python3-venv libgps-dev libasound2-dev libmodbus-dev gpsd gpsd-clients iproute2
 VENV         := .venv
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BIN          := .build/debug
@@ -58,6 +58,7 @@ hil-sim-run:
 bench: deps venv
 	$(SWIFT) build -c release --product alarm-bench
 	$(SWIFT) build -c release --product alarmd
+	$(SWIFT) build -c release --product alarmd-sim
 	$(SWIFT) build -c release --product modem-emulator
 	.build/release/alarm-bench --output bench/results.json
 

@@ -9,7 +9,10 @@ let package = Package(
     name: "StalkingAlarm",
     platforms: [.macOS(.v15)],
     products: [
+        // The device build: no simulator, emulator, simulator control or test port is linked (docs/architecture.md).
         .executable(name: "alarmd", targets: ["alarmd"]),
+        // The developer and HIL build: the same daemon plus the simulated backends, the emulator and the test port.
+        .executable(name: "alarmd-sim", targets: ["alarmd-sim"]),
         .executable(name: "alarmctl", targets: ["alarmctl"]),
         .executable(name: "alarm-centre", targets: ["alarm-centre"]),
         .executable(name: "alarm-sim", targets: ["alarm-sim"]),
@@ -65,10 +68,23 @@ let package = Package(
         .target(name: "Modbus", dependencies: ["CModbus", "PosixIO", .product(name: "Logging", package: "swift-log")],
                 path: "hal/Modbus", swiftSettings: strict),
 
+        // The device's runtime: real backends only. Nothing here may import a simulator, the emulator or Modbus.
         .target(name: "AlarmRuntime",
-                dependencies: ["AlarmCore", "AlarmCodecs", "HAL", "SimBackends", "LinuxBackends", "PosixIO",
-                               "ATModem", "ModemEmulator", "GPSD", "SecureStore", "DC09", "CentreSMS", "Evidence", "ALSA", "AudioChecks",
-                               "BoardIO", "Modbus", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["AlarmCore", "AlarmCodecs", "HAL", "LinuxBackends", "PosixIO",
+                               "ATModem", "GPSD", "SecureStore", "DC09", "CentreSMS", "Evidence", "ALSA", "AudioChecks",
+                               "BoardIO", .product(name: "Logging", package: "swift-log")],
+                swiftSettings: strict),
+        // What developer and HIL builds add to the assembly: simulated backends (`sim:`), the byte-level emulator
+        // (`pty:sim`), `alarmctl sim …` and the Modbus test port.
+        .target(name: "AlarmSimulation",
+                dependencies: ["AlarmRuntime", "AlarmCore", "HAL", "SimBackends", "ModemEmulator", "ATModem", "Modbus", "PosixIO",
+                               "LinuxBackends", .product(name: "Logging", package: "swift-log")],
+                swiftSettings: strict),
+        // The daemon's main, shared by both builds; each executable hands it the assembly it links.
+        .target(name: "AlarmDaemon",
+                dependencies: ["AlarmRuntime", "HAL", "LinuxBackends", "PosixIO",
+                               .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                               .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
         // Every target names each module it imports: SwiftPM rebuilds a target when a *declared* dependency
         // changes; a module reached only transitively once left a stale struct layout behind (a crash).
@@ -94,8 +110,10 @@ let package = Package(
         .target(name: "BenchHarness", dependencies: ["PosixIO", "AlarmRuntime"], swiftSettings: strict),
 
         .executableTarget(name: "alarmd", dependencies: [
-            "AlarmRuntime", "HAL", "LinuxBackends", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+            "AlarmDaemon", "AlarmRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
+        .executableTarget(name: "alarmd-sim", dependencies: [
+            "AlarmDaemon", "AlarmRuntime", "AlarmSimulation", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict),
         .executableTarget(name: "alarmctl", dependencies: [
             "AlarmRuntime", "Evidence", "PosixIO", .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
@@ -106,14 +124,14 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         .executableTarget(name: "alarm-bench", dependencies: [
-            "BenchHarness", "AlarmRuntime", "AlarmCore", "HAL", "SimBackends", "LinuxBackends", "SimCentre", "PosixIO", "SimTools",
+            "BenchHarness", "AlarmRuntime", "AlarmSimulation", "AlarmCore", "HAL", "SimBackends", "LinuxBackends", "SimCentre", "PosixIO", "SimTools",
             "ATModem", "ModemEmulator", "GPSD", "SimTools", "DC09", "AlarmCodecs", "SecureStore", "Evidence", "ALSA",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
 
         // The HIL rig scenario runner (a libmodbus client of the device's test port and the rig's I/O module).
-        .target(name: "HILRig", dependencies: ["Modbus", "AlarmRuntime", "PosixIO", "SimTools", "AlarmCore",
+        .target(name: "HILRig", dependencies: ["Modbus", "AlarmRuntime", "AlarmSimulation", "PosixIO", "SimTools", "AlarmCore",
                                                .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .executableTarget(name: "alarm-rig", dependencies: [
             "HILRig", "Modbus", "PosixIO", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -132,9 +150,11 @@ let package = Package(
         .testTarget(name: "AlarmCoreTests", dependencies: ["AlarmCore"]),
         .testTarget(name: "BoardIOTests", dependencies: ["BoardIO", "HAL", "AlarmCore", "PosixIO",
                                                          .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "HILTests", dependencies: ["HILRig", "Modbus", "CModbus", "AlarmRuntime", "AlarmCore", "PosixIO", "SimTools",
+        .testTarget(name: "HILTests", dependencies: ["HILRig", "Modbus", "CModbus", "AlarmRuntime", "AlarmSimulation", "AlarmCore", "PosixIO", "SimTools",
                                                      .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "SoakTests", dependencies: ["Soak", "PosixIO"]),
+        // Over the built binaries: what the device build links, and which boards it runs.
+        .testTarget(name: "DeviceBuildTests", dependencies: ["PosixIO"]),
         .testTarget(name: "EvidenceTests", dependencies: ["Evidence", "AlarmCore"]),
         .testTarget(name: "AudioChecksTests", dependencies: ["AudioChecks"]),
         .testTarget(name: "AlarmCodecsTests", dependencies: ["AlarmCodecs", "AlarmCore", "PosixIO", "DC09", "CentreSMS"]),
@@ -152,7 +172,7 @@ let package = Package(
         .testTarget(name: "ALSATests", dependencies: [
             "ALSA", "HAL", "AlarmCore", "SimBackends", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "AlarmRuntimeTests", dependencies: [
-            "BenchHarness", "AlarmRuntime", "AlarmCore", "HAL", "SimBackends", "LinuxBackends", "SimCentre", "PosixIO", "SimTools",
+            "BenchHarness", "AlarmRuntime", "AlarmSimulation", "AlarmCore", "HAL", "SimBackends", "LinuxBackends", "SimCentre", "PosixIO", "SimTools",
             "ATModem", "ModemEmulator", "ModemTestSupport", "SecureStore", "AlarmCodecs", "DC09", "CentreSMS", "Evidence",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log")]),

@@ -44,6 +44,7 @@ extension DeviceAssembly {
                                                                deviceID: board.deviceID),
                                         key: key)
         settings.interface = board.data?.interface
+        settings.supervisionInterval = reporting.supervisionInterval
         settings.utc = { utc.wallTime }
         return DC09ReportLink(settings: settings, clock: clock, logger: logger)
     }

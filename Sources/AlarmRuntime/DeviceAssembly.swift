@@ -6,34 +6,13 @@ import GPSD
 import HAL
 import LinuxBackends
 import Logging
-import ModemEmulator
 import PosixIO
 import SecureStore
-import SimBackends
-
-/// The simulated backends of a running device, reachable through the control socket
-/// (`alarmctl sim …`). Roles served by real backends are nil here.
-public struct SimWorld: Sendable {
-    public var button: SimButton?
-    public var modem: SimModem?
-    public var position: SimPositionSource?
-    public var reportLink: SimReportLink?
-    public var audio: SimAudio?
-    public var vibrator: SimVibrator?
-    public var power: SimPower?
-    public var amplifierEnable: SimOutputLine?
-    /// The byte-level modem emulator behind `pty:sim`.
-    public var emulator: ModemEmulator?
-    public init() {}
-}
 
 public struct AssembledDevice: Sendable {
     public var runtime: DeviceRuntime
-    public var simulation: SimWorld
     /// The AT driver, when the modem role is a serial line or the emulator's pty.
     public var modemDriver: ATModemDriver?
-    /// The HIL test port, when the board enables one.
-    public var testPort: TestPort?
     var afterStart: [@Sendable () -> Void] = []
     var teardown: [@Sendable () -> Void] = []
 
@@ -54,29 +33,38 @@ public struct AssembledDevice: Sendable {
 public enum DeviceAssembly {
     public static func assemble(_ board: Board, clock: any Clock, logger: Logger,
                                 store: (any RecordStore)? = nil, journal: (any JournalStore)? = nil,
-                                eventLoop: DeviceRuntime.EventLoop = .callerThread) throws(BoardError) -> AssembledDevice {
-        var sim = SimWorld()
+                                eventLoop: DeviceRuntime.EventLoop = .callerThread,
+                                extension extra: (any AssemblyExtension)? = nil) throws(BoardError) -> AssembledDevice {
 
         func unsupported(_ role: Role, _ uri: PortURI, _ supported: String) -> BoardError {
             BoardError(file: board.file, key: "roles.\(role.rawValue)",
                        problem: "no backend for \"\(uri)\" (expected \(supported))")
         }
         func uri(_ role: Role) -> PortURI? { board.roles[role] }
+        var context = AssemblyContext(clock: clock, logger: logger, modem: nil)
+        /// A role's backend from the extension (developer and HIL builds), when the device build has none.
+        func extraBackend(_ role: Role, _ uri: PortURI) throws(BoardError) -> ExtraBackend? {
+            try extra?.backend(for: role, uri, board: board, context: context)
+        }
 
         // Modem first: the simulated report link needs to know whether the simulated network carries data.
         guard let modemURI = uri(.modem) else {
             throw BoardError(file: board.file, key: "roles.modem", problem: "missing")
         }
-        let modem = try assembleModem(board, modemURI, clock: clock, logger: logger, sim: &sim)
+        let modem: AssembledModem
+        if let real = try assembleModem(board, modemURI, clock: clock, logger: logger) {
+            modem = real
+        } else if case .modem(let extraModem)? = try extraBackend(.modem, modemURI) {
+            modem = extraModem
+        } else {
+            throw unsupported(.modem, modemURI, "\"serial:/dev/…?baud=…\"")
+        }
+        context.modem = modem
 
         let button: any ButtonInput
         var buttonTeardown: [@Sendable () -> Void] = []
         guard let buttonURI = uri(.button) else { throw BoardError(file: board.file, key: "roles.button", problem: "missing") }
         switch buttonURI.scheme {
-        case "sim":
-            let simButton = SimButton(clock: clock)
-            sim.button = simButton
-            button = simButton
         case "input", "gpio":
             // Board I/O through the kernel (BoardIOAssembly.swift, docs/board-io.md).
             guard let (kernelButton, stop) = try boardIOButton(board, buttonURI, clock: clock, logger: logger) else {
@@ -84,17 +72,17 @@ public enum DeviceAssembly {
             }
             button = kernelButton
             buttonTeardown.append(stop)
-        default: throw unsupported(.button, buttonURI, "\"sim:\", " + BoardIOPort.buttonForms)
+        default:
+            guard case .button(let extraButton)? = try extraBackend(.button, buttonURI) else {
+                throw unsupported(.button, buttonURI, BoardIOPort.buttonForms)
+            }
+            button = extraButton
         }
 
         var position: any PositionSourceDevice
         var backendTeardown: [@Sendable () -> Void] = []
         guard let positionURI = uri(.position) else { throw BoardError(file: board.file, key: "roles.position", problem: "missing") }
         switch positionURI.scheme {
-        case "sim":
-            let source = SimPositionSource(clock: clock, route: board.simulation.route)
-            sim.position = source
-            position = source
         case "gpsd":
             guard let (host, port) = positionURI.hostAndPort else {
                 throw BoardError(file: board.file, key: "roles.position",
@@ -118,7 +106,11 @@ public enum DeviceAssembly {
                                  problem: "\"modem:gnss\" needs a modem profile with a GNSS query (quectel-ec25 or "
                                      + "simcom-sim7600): \(error.message)")
             }
-        default: throw unsupported(.position, positionURI, "\"sim:\", \"gpsd://HOST:PORT\" or \"modem:gnss\"")
+        default:
+            guard case .position(let extraSource)? = try extraBackend(.position, positionURI) else {
+                throw unsupported(.position, positionURI, "\"gpsd://HOST:PORT\" or \"modem:gnss\"")
+            }
+            position = extraSource
         }
 
         // GNSS, the network and the system clock (with the kernel's NTP verdict) vote on the UTC that reports carry,
@@ -149,48 +141,41 @@ public enum DeviceAssembly {
             pathLost = { link.pathLost() }
             backendTeardown.append { link.stop() }
             reportLink = link
-        case "sim":
-            let link = SimReportLink(clock: clock, dataAvailable: modem.dataAvailable)
-            sim.reportLink = link
-            reportLink = link
-        default: throw unsupported(.reportLink, linkURI, "\"dc09+tcp://HOST:PORT\", \"dc09+udp://HOST:PORT\", \"tcp://HOST:PORT\" or \"sim:\"")
+        default:
+            guard case .reportLink(let extraLink)? = try extraBackend(.reportLink, linkURI) else {
+                throw unsupported(.reportLink, linkURI, "\"dc09+tcp://HOST:PORT\", \"dc09+udp://HOST:PORT\" or \"tcp://HOST:PORT\"")
+            }
+            reportLink = extraLink
         }
 
         var audio: (any AudioCapture)?
         var audioRate = 8000
         if let audioURI = uri(.audio) {
             switch audioURI.scheme {
-            case "sim":
-                let simAudio = SimAudio(clock: clock, framePeriod: board.defaultCapturePeriod)
-                sim.audio = simAudio
-                audio = simAudio
             case "alsa":
                 let capture = try assembleALSA(board, audioURI, clock: clock, logger: logger)
                 audioRate = capture.sampleRate
                 audio = capture
             default:
-                throw unsupported(.audio, audioURI, "\"alsa:PCM?rate=8000&channels=1[&period=FRAMES][&config=FILE]\" or \"sim:\"")
+                guard case .audio(let extraAudio)? = try extraBackend(.audio, audioURI) else {
+                    throw unsupported(.audio, audioURI, "\"alsa:PCM?rate=8000&channels=1[&period=FRAMES][&config=FILE]\"")
+                }
+                audio = extraAudio
             }
         }
         var vibrator: (any Vibrator)?
         if let vibratorURI = uri(.vibrator) {
-            if vibratorURI.scheme == "sim" {
-                let simVibrator = SimVibrator()
-                sim.vibrator = simVibrator
-                vibrator = simVibrator
-            } else if let line = try boardIOOutputLine(board, .vibrator, vibratorURI) {
+            if let line = try boardIOOutputLine(board, .vibrator, vibratorURI) {
                 vibrator = LineVibrator(line: line, clock: clock, logger: logger)
+            } else if case .vibrator(let extraVibrator)? = try extraBackend(.vibrator, vibratorURI) {
+                vibrator = extraVibrator
             } else {
-                throw unsupported(.vibrator, vibratorURI, "\"sim:\", " + BoardIOPort.outputForms)
+                throw unsupported(.vibrator, vibratorURI, BoardIOPort.outputForms)
             }
         }
         var power: (any PowerMonitor)?
         if let powerURI = uri(.power) {
             switch (powerURI.scheme, powerURI.target) {
-            case ("sim", _):
-                let simPower = SimPower()
-                sim.power = simPower
-                power = simPower
             case ("modem", "cbc"):
                 guard let driver = modem.driver else {
                     throw BoardError(file: board.file, key: "roles.power",
@@ -204,19 +189,20 @@ public enum DeviceAssembly {
                 backendTeardown.append { monitor.stop() }
                 power = monitor
             default:
-                throw unsupported(.power, powerURI, "\"sim:\", \"modem:cbc\" or " + BoardIOPort.powerForms)
+                guard case .power(let extraPower)? = try extraBackend(.power, powerURI) else {
+                    throw unsupported(.power, powerURI, "\"modem:cbc\" or " + BoardIOPort.powerForms)
+                }
+                power = extraPower
             }
         }
         var amplifier: (any OutputLine)?
         if let lineURI = uri(.amplifierEnable) {
-            if lineURI.scheme == "sim" {
-                let line = SimOutputLine()
-                sim.amplifierEnable = line
+            if let line = try boardIOOutputLine(board, .amplifierEnable, lineURI) {
                 amplifier = line
-            } else if let line = try boardIOOutputLine(board, .amplifierEnable, lineURI) {
-                amplifier = line
+            } else if case .outputLine(let extraLine)? = try extraBackend(.amplifierEnable, lineURI) {
+                amplifier = extraLine
             } else {
-                throw unsupported(.amplifierEnable, lineURI, "\"sim:\", " + BoardIOPort.outputForms)
+                throw unsupported(.amplifierEnable, lineURI, BoardIOPort.outputForms)
             }
         }
 
@@ -241,24 +227,15 @@ public enum DeviceAssembly {
             recordStore = SealedRecordStore(sealing: files, with: key)
             if alarmJournal == nil, let directory = try? StorageDirectory(path: board.storagePath).subdirectory("state") {
                 alarmJournal = SealedJournal(sealing: FileJournal(directory: directory), with: key)
-                if board.simulation.journalFsyncDelay > .zero, let journal = alarmJournal {
-                    alarmJournal = SlowJournal(wrapping: journal, delay: board.simulation.journalFsyncDelay)
-                }
             }
         }
 
         // The last trusted time raises the clock's floor; it is persisted in the same store (at most once an hour).
         utc.attach(store: recordStore)
 
-        // With a test port the indicators and the button are watched on their way through (docs/hil.md).
-        let mirrors = board.testPort.map { _ in
-            (vibrator: vibrator.map { MirroredVibrator($0, clock: clock) }, amplifier: amplifier.map { MirroredOutputLine($0) },
-             button: MirroredButton(button))
-        }
-        var backends = Backends(button: mirrors?.button ?? button, position: position, network: modem.network, calls: modem.calls,
+        var backends = Backends(button: button, position: position, network: modem.network, calls: modem.calls,
                                 sms: modem.sms, reportLink: reportLink, audio: audio,
-                                vibrator: mirrors?.vibrator ?? vibrator, power: power,
-                                amplifierEnable: mirrors?.amplifier ?? amplifier, store: recordStore)
+                                vibrator: vibrator, power: power, amplifierEnable: amplifier, store: recordStore)
         backends.alarmAwareModem = modem.alarmAware
         backends.journal = alarmJournal
         if let voiceURI = uri(.voiceOut) {
@@ -281,6 +258,11 @@ public enum DeviceAssembly {
         if audio != nil { backends.evidence = try assembleEvidence(board, sampleRate: audioRate, logger: logger) }
         let smsKey = try smsKey(board)
         backends.smsText = smsFormatter(board, key: smsKey)
+        if board.testPort != nil, extra == nil {
+            throw BoardError(file: board.file, key: "testPort",
+                             problem: "this alarmd is the device build: it has no test port (the HIL build, alarmd-sim, has)")
+        }
+        extra?.decorate(&backends, board: board, clock: clock)
         let runtime = DeviceRuntime(machine: AlarmMachine(settings: board.alarm),
                                     identity: .init(deviceID: board.deviceID, boardName: board.name),
                                     clock: clock, backends: backends, haptics: board.haptics,
@@ -305,23 +287,12 @@ public enum DeviceAssembly {
             afterStart.insert({ supervisor.start(modem: driver) }, at: 0)
             teardown.append { supervisor.stop() }
         }
-        var testPort: TestPort?
-        if let settings = board.testPort, let mirrors {
-            let driver = modem.driver
-            do {
-                let port = try TestPort(settings: settings, runtime: runtime, clock: clock, logger: logger,
-                                        vibrator: mirrors.vibrator, amplifier: mirrors.amplifier, button: mirrors.button,
-                                        modemRestarts: { driver?.restartCount ?? 0 })
-                afterStart.append { port.start() }
-                teardown.append { port.stop() }
-                testPort = port
-            } catch {
-                throw BoardError(file: board.file, key: "testPort.listen", problem: "cannot open the test port: \(error)")
-            }
+        if let extra {
+            let hooks = try extra.attach(runtime: runtime, board: board, modemDriver: modem.driver, clock: clock, logger: logger)
+            afterStart += hooks.afterStart
+            teardown += hooks.teardown
         }
-        var device = AssembledDevice(runtime: runtime, simulation: sim, modemDriver: modem.driver,
-                                     afterStart: afterStart, teardown: teardown)
-        device.testPort = testPort
+        let device = AssembledDevice(runtime: runtime, modemDriver: modem.driver, afterStart: afterStart, teardown: teardown)
         return device
     }
 }

@@ -3,69 +3,63 @@ import AlarmCore
 import Glibc
 import HAL
 import Logging
-import ModemEmulator
 import PosixIO
-import SimBackends
 
 /// The modem role, whichever backend serves it.
-struct AssembledModem: Sendable {
-    var network: any NetworkMonitor
-    var calls: any VoiceCalls
-    var sms: any SMSSender
-    var alarmAware: (any AlarmAwareModem)?
-    var driver: ATModemDriver?
+public struct AssembledModem: Sendable {
+    public var network: any NetworkMonitor
+    public var calls: any VoiceCalls
+    public var sms: any SMSSender
+    public var alarmAware: (any AlarmAwareModem)?
+    public var driver: ATModemDriver?
     /// Whether the (simulated) network carries data, for the in-process report link.
-    var dataAvailable: @Sendable () -> Bool
-    var afterStart: [@Sendable () -> Void] = []
-    var teardown: [@Sendable () -> Void] = []
+    public var dataAvailable: @Sendable () -> Bool
+    public var afterStart: [@Sendable () -> Void] = []
+    public var teardown: [@Sendable () -> Void] = []
+
+    public init(network: any NetworkMonitor, calls: any VoiceCalls, sms: any SMSSender, alarmAware: (any AlarmAwareModem)?,
+                driver: ATModemDriver?, dataAvailable: @escaping @Sendable () -> Bool,
+                afterStart: [@Sendable () -> Void] = [], teardown: [@Sendable () -> Void] = []) {
+        self.network = network
+        self.calls = calls
+        self.sms = sms
+        self.alarmAware = alarmAware
+        self.driver = driver
+        self.dataAvailable = dataAvailable
+        self.afterStart = afterStart
+        self.teardown = teardown
+    }
 }
 
 extension DeviceAssembly {
-    /// `sim:` — the high-level simulated modem; `pty:sim` — the byte-level emulator on a real pty with the
-    /// real AT driver; `serial:/dev/ttyUSB2?baud=115200&flow=rtscts&profile=quectel-ec25` — a real modem.
-    static func assembleModem(_ board: Board, _ uri: PortURI, clock: any Clock, logger: Logger,
-                              sim: inout SimWorld) throws(BoardError) -> AssembledModem {
-        func problem(_ text: String) -> BoardError { BoardError(file: board.file, key: "roles.modem", problem: text) }
+    /// The modem profile a modem URI names (`?profile=quectel-ec25` by default).
+    public static func modemProfile(_ board: Board, _ uri: PortURI) throws(BoardError) -> ModemProfile {
         let profileName = uri.query["profile"] ?? "quectel-ec25"
+        guard let profile = ModemProfile.named(profileName) else {
+            throw BoardError(file: board.file, key: "roles.modem",
+                             problem: "unknown modem profile \"\(profileName)\" (expected one of \(ModemProfile.all.map(\.name).joined(separator: ", ")))")
+        }
+        return profile
+    }
+
+    /// The board's data call, with the APN password read from its secret file.
+    public static func dataCall(_ board: Board) throws(BoardError) -> DataCallSettings? {
         var dataCall = board.data?.call
         if let file = board.data?.passwordFile {
             dataCall?.password = try readSecretLine(file, board: board, key: "data.passwordFile", expected: "1-64 printable characters",
                                                     valid: { (1...64).contains($0.count) && $0.allSatisfy { $0.isASCII && !$0.isNewline && $0 != "\"" } })
         }
-        guard let profile = ModemProfile.named(profileName) else {
-            throw problem("unknown modem profile \"\(profileName)\" (expected one of \(ModemProfile.all.map(\.name).joined(separator: ", ")))")
-        }
+        return dataCall
+    }
+
+    /// `serial:/dev/ttyUSB2?baud=115200&flow=rtscts&profile=quectel-ec25` — a real modem; nil for any other scheme
+    /// (simulated modems come from an `AssemblyExtension`).
+    static func assembleModem(_ board: Board, _ uri: PortURI, clock: any Clock, logger: Logger) throws(BoardError) -> AssembledModem? {
+        func problem(_ text: String) -> BoardError { BoardError(file: board.file, key: "roles.modem", problem: text) }
+        guard uri.scheme == "serial" else { return nil }
+        let profile = try modemProfile(board, uri)
+        let dataCall = try dataCall(board)
         switch uri.scheme {
-        case "sim":
-            if board.data != nil {
-                throw BoardError(file: board.file, key: "data", problem: "a data connection needs an AT modem (\"pty:sim\" or \"serial:…\"), not \"sim:\"")
-            }
-            let modem = SimModem(clock: clock, settings: board.simulation.modem)
-            sim.modem = modem
-            return AssembledModem(network: modem, calls: modem, sms: modem, alarmAware: nil, driver: nil,
-                                  dataAvailable: { modem.network.registration.isRegistered })
-        case "pty" where uri.target == "sim":
-            guard board.kind != .device else { throw problem("the modem emulator is not allowed on a board of kind \"device\"") }
-            let emulator = ModemEmulator(clock: clock, settings: board.simulation.emulator) { line in
-                let shown = line.hasPrefix("→ AT+CPIN=") ? "→ AT+CPIN=<PIN>" : line
-                logger.trace("modem emulator", metadata: ["at": "\(shown)"])
-            }
-            let pty: PTYModemEmulator
-            do {
-                pty = try PTYModemEmulator(emulator: emulator)
-            } catch {
-                throw problem("cannot open a pseudo-terminal for the modem emulator: \(error)")
-            }
-            sim.emulator = emulator
-            var emulatedSettings = ATModemSettings()
-            emulatedSettings.data = dataCall
-            emulatedSettings.usbAudio = board.roles[.voiceOut] != nil
-            var modem = attachDriver(profile: profile, settings: .init(path: pty.devicePath), driverSettings: emulatedSettings,
-                                     clock: clock, logger: logger,
-                                     powerLine: EmulatorPowerLine(emulator: emulator),
-                                     dataAvailable: { emulator.registration.isRegistered })
-            modem.teardown.append { pty.close() }
-            return modem
         case "serial":
             guard !uri.target.isEmpty else { throw problem("expected serial:/dev/PORT?baud=115200") }
             let baud = Int(uri.query["baud"] ?? "115200") ?? -1
@@ -90,11 +84,12 @@ extension DeviceAssembly {
                                 powerLine: try modemPowerLine(board),
                                 dataAvailable: { true })
         default:
-            throw problem("no backend for \"\(uri)\" (expected \"sim:\", \"pty:sim\" or \"serial:/dev/…?baud=…\")")
+            return nil
         }
     }
 
-    static func attachDriver(profile: ModemProfile, settings: SerialModemPort.Settings,
+    /// The AT driver on a serial line (a real modem, or the emulator's pty in developer builds).
+    public static func attachDriver(profile: ModemProfile, settings: SerialModemPort.Settings,
                              driverSettings: ATModemSettings = ATModemSettings(), clock: any Clock, logger: Logger,
                              powerLine: (any OutputLine)?, dataAvailable: @escaping @Sendable () -> Bool) -> AssembledModem {
         let port = SerialModemPort(settings: settings, clock: clock, logger: logger)

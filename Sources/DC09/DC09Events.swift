@@ -72,11 +72,15 @@ public struct DC09Composer: Sendable {
     public var account: DC09Account
     public var format: DC09Format
     public var deviceID: String
+    /// `key=value` fields that the periodic test's text block carries (the firmware version and the provisioning
+    /// digest), so the centre sees at the next test that the device's software or configuration changed.
+    public var identity: [String] = []
 
-    public init(account: DC09Account, format: DC09Format, deviceID: String) {
+    public init(account: DC09Account, format: DC09Format, deviceID: String, identity: [String] = []) {
         self.account = account
         self.format = format
         self.deviceID = deviceID
+        self.identity = identity
     }
 
     /// `now`: the corrected UTC time for the timestamp. `battery` and `signal` go into the text block.
@@ -124,6 +128,7 @@ public struct DC09Composer: Sendable {
         }
         if let battery { fields.append("bat=\(battery)") }
         if let signal { fields.append("sig=\(signal)") }
+        if report.kind == .periodicTest { fields += identity }
         return fields.joined(separator: ";")
     }
 

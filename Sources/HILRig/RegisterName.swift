@@ -1,4 +1,5 @@
 import AlarmRuntime
+import AlarmSimulation
 
 /// A value of the device's test-port map by name, as scenario files write it (docs/hil.md).
 public struct RegisterName: Sendable, Hashable, CustomStringConvertible {

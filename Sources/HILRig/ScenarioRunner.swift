@@ -1,4 +1,5 @@
 import AlarmRuntime
+import AlarmSimulation
 import Glibc
 import Modbus
 import PosixIO

@@ -1,4 +1,5 @@
 import AlarmRuntime
+import AlarmSimulation
 import Glibc
 import Logging
 import Modbus
@@ -108,7 +109,7 @@ public final class SimulatedRig: @unchecked Sendable {
     func startDaemon() throws {
         let log = try FileDescriptor.open("\(logs)/alarmd.log", O_WRONLY | O_CREAT | O_APPEND, mode: 0o600)
         defer { try? log.close() }
-        let daemon = try ChildProcess.spawn("\(binDirectory)/alarmd", ["--board", boardPath, "--log-level", "info"], stdout: log, stderr: log)
+        let daemon = try ChildProcess.spawn("\(binDirectory)/alarmd-sim", ["--board", boardPath, "--log-level", "info"], stdout: log, stderr: log)
         state.withLock { $0.daemon = daemon }
     }
 

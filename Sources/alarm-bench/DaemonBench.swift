@@ -38,7 +38,7 @@ struct DaemonBench {
         let me = ChildProcess.executablePath()
         return String(me[..<(me.lastIndex(of: "/") ?? me.startIndex)])
     }
-    var daemonPath: String { daemonOverride ?? binDirectory + "/alarmd" }
+    var daemonPath: String { daemonOverride ?? binDirectory + "/alarmd-sim" }
     var emulatorPath: String { binDirectory + "/modem-emulator" }
 
     func run(_ harness: inout BenchmarkHarness) throws {

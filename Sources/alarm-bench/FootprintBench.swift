@@ -21,7 +21,7 @@ struct FootprintBench {
     var daemonPath: String {
         if let daemonOverride { return daemonOverride }
         let me = ChildProcess.executablePath()
-        return String(me[..<(me.lastIndex(of: "/") ?? me.startIndex)]) + "/alarmd"
+        return String(me[..<(me.lastIndex(of: "/") ?? me.startIndex)]) + "/alarmd-sim"
     }
 
     static let names = ["footprint.startup-to-ready", "footprint.idle-cpu", "footprint.idle-wakeups", "footprint.idle-rss",

@@ -333,7 +333,7 @@ struct PeerComparison {
     static func alarmdPath() -> String? {
         let own = ChildProcess.executablePath()
         let directory = own.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-        let path = directory + "/alarmd"
+        let path = directory + "/alarmd-sim"
         return access(path, X_OK) == 0 ? path : nil
     }
 

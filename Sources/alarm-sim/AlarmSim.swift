@@ -62,7 +62,7 @@ struct AlarmSim: ParsableCommand {
             }
             children.append(try ChildProcess.spawn("\(bin)/alarm-centre", arguments, stdout: centreLog, stderr: centreLog))
         }
-        children.append(try ChildProcess.spawn("\(bin)/alarmd", ["--board", board, "--log-level", "info"],
+        children.append(try ChildProcess.spawn("\(bin)/alarmd-sim", ["--board", board, "--log-level", "info"],
                                                stdout: daemonLog, stderr: daemonLog))
         let started = children
         // Ctrl-C must not leave gpsd (in its own session) or the daemon behind.

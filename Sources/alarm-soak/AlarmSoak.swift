@@ -44,7 +44,7 @@ struct AlarmSoak: ParsableCommand {
         }
         let bin = String(ChildProcess.executablePath().split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/"))
         _ = try StorageDirectory(path: work)
-        let soak = KillSoak(.init(seed: seed, kills: kills, daemon: bin + "/alarmd", emulator: bin + "/modem-emulator", workDirectory: work,
+        let soak = KillSoak(.init(seed: seed, kills: kills, daemon: bin + "/alarmd-sim", emulator: bin + "/modem-emulator", workDirectory: work,
                                   callWaitingFixed: callWaiting.map { $0 == "fixed" }))
         let outcome = try soak.run()
         print(outcome.summary)

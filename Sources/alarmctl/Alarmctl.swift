@@ -69,7 +69,7 @@ struct Watch: ParsableCommand {
 struct Sim: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Drive the simulated backends of a running simulator or HIL-target daemon.",
-        discussion: SimControl.usage)
+        discussion: SimulationCommandsUsage.text)
     @OptionGroup var connection: Connection
     @Argument(parsing: .captureForPassthrough, help: "ACTION [ARGUMENTS…] (see below)") var action: [String] = []
 

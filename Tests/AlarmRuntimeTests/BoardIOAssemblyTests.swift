@@ -1,4 +1,5 @@
 @testable import AlarmRuntime
+import AlarmSimulation
 import AlarmCore
 import Dispatch
 import Glibc
@@ -167,7 +168,7 @@ import Testing
               storage: "\(root)/state", controlSocket: "\(root)/x.sock", alarm: { centreNumbers: ["+3292000101"] } }
             """.utf8), file: Self.file)
         let clock = ManualClock()
-        let device = try DeviceAssembly.assemble(board, clock: clock, logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }),
+        let device = try SimulationAssembly.assemble(board, clock: clock, logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }),
                                                  store: InMemoryRecordStore())
         let buttonRecords = Mutex<[String]>([])
         let seen = DispatchSemaphore(value: 0)

@@ -1,5 +1,6 @@
 import AlarmCore
 import AlarmRuntime
+import AlarmSimulation
 import Glibc
 import HAL
 import Logging

@@ -1,6 +1,7 @@
 import ATModem
 import AlarmCore
 import AlarmRuntime
+import AlarmSimulation
 import Glibc
 import PosixIO
 import Logging
@@ -76,7 +77,7 @@ import Testing
         let text = board("{ apn: \"a\" }", modem: "sim:")
         do {
             let b = try parse(text)
-            _ = try DeviceAssembly.assemble(b, clock: ManualClock(), logger: Logger(label: "t"), store: InMemoryRecordStore())
+            _ = try SimulationAssembly.assemble(b, clock: ManualClock(), logger: Logger(label: "t"), store: InMemoryRecordStore())
             Issue.record("a data section on a sim: modem was accepted")
         } catch {
             #expect(error.key == "data")
@@ -93,7 +94,7 @@ import Testing
         let text = board("{ apn: \"a\", auth: \"chap\", user: \"u\", passwordFile: \"\(path)\" }")
         let b = try parse(text)
         do {
-            _ = try DeviceAssembly.assemble(b, clock: ManualClock(), logger: Logger(label: "t"), store: InMemoryRecordStore())
+            _ = try SimulationAssembly.assemble(b, clock: ManualClock(), logger: Logger(label: "t"), store: InMemoryRecordStore())
             Issue.record("a world-readable password file was accepted")
         } catch {
             #expect(error.key == "data.passwordFile")

@@ -1,5 +1,6 @@
 import AlarmCore
 @testable import AlarmRuntime
+import AlarmSimulation
 import Crypto
 import Evidence
 import Glibc
@@ -21,7 +22,7 @@ import Testing
     /// A simulator board with the `sim:` microphone and evidence recording, assembled and started on a manual clock;
     /// the centre's private key opens what it records.
     struct EvidenceDevice {
-        let device: AssembledDevice
+        let device: SimulatedDevice
         let clock: ManualClock
         let centre: Curve25519.KeyAgreement.PrivateKey
         let dir: String
@@ -41,7 +42,7 @@ import Testing
             """
         let board = try Board.parse(Array(text.utf8), file: "boards/ev.json5")
         let clock = ManualClock()
-        let device = try DeviceAssembly.assemble(board, clock: clock, logger: Self.quiet, store: InMemoryRecordStore())
+        let device = try SimulationAssembly.assemble(board, clock: clock, logger: Self.quiet, store: InMemoryRecordStore())
         try device.start()
         return EvidenceDevice(device: device, clock: clock, centre: centre, dir: dir)
     }

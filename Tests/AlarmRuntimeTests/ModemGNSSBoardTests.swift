@@ -1,5 +1,6 @@
 import AlarmCore
 import AlarmRuntime
+import AlarmSimulation
 import Logging
 import ModemEmulator
 import SimBackends
@@ -21,7 +22,7 @@ import Testing
 
     func assemblyError(_ board: Board) -> BoardError? {
         do {
-            let device = try DeviceAssembly.assemble(board, clock: ManualClock(), logger: logger, store: InMemoryRecordStore())
+            let device = try SimulationAssembly.assemble(board, clock: ManualClock(), logger: logger, store: InMemoryRecordStore())
             device.stop()
             return nil
         } catch {
@@ -47,7 +48,7 @@ import Testing
     @Test func quectelAndSIMComBoardsAssembleAndTheEmulatedFixIsSetFromAlarmctl() throws {
         #expect(assemblyError(try board(modem: "pty:sim?profile=simcom-sim7600")) == nil)
         let clock = ManualClock()
-        let device = try DeviceAssembly.assemble(try board(modem: "pty:sim"), clock: clock, logger: logger,
+        let device = try SimulationAssembly.assemble(try board(modem: "pty:sim"), clock: clock, logger: logger,
                                                  store: InMemoryRecordStore())
         defer { device.stop() }
         let control = SimControl(world: device.simulation, clock: clock)

@@ -1,5 +1,6 @@
 import AlarmCore
 import AlarmRuntime
+import AlarmSimulation
 import DC09
 import Glibc
 import HAL
@@ -62,7 +63,7 @@ import Testing
         let logs = Collector<String>()
         let logger = Logger(label: "t", factory: { _ in CapturingLogHandler(messages: logs) })
         let clock = BehindClock(behind: Self.deviceClockBehind)
-        let device = try DeviceAssembly.assemble(board, clock: clock, logger: logger, store: InMemoryRecordStore(),
+        let device = try SimulationAssembly.assemble(board, clock: clock, logger: logger, store: InMemoryRecordStore(),
                                                  eventLoop: .dedicated)
         // The network's time is the truth (the emulator's clock is the device's, three days behind).
         device.simulation.emulator?.setNetworkTime(c.nitz ? .nitz : .quectelDefault,

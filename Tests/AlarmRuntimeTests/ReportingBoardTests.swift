@@ -1,6 +1,7 @@
 import AlarmCodecs
 import AlarmCore
 import AlarmRuntime
+import AlarmSimulation
 import CentreSMS
 import DC09
 import Glibc
@@ -64,7 +65,7 @@ import Testing
         defer { unlink(path) }
         let b = try Board.parse(Array(board(reporting: "{ account: \"A1234\", prefix: \"1\", keyFile: \"\(path)\" }").utf8), file: "boards/test.json5")
         do {
-            _ = try DeviceAssembly.assemble(b, clock: ManualClock(), logger: Logger(label: "t"), store: InMemoryRecordStore())
+            _ = try SimulationAssembly.assemble(b, clock: ManualClock(), logger: Logger(label: "t"), store: InMemoryRecordStore())
             Issue.record("a world-readable key file was accepted")
         } catch {
             #expect(error.key == "reporting.keyFile")
@@ -75,7 +76,7 @@ import Testing
         defer { unlink(short) }
         let c = try Board.parse(Array(board(reporting: "{ account: \"A1234\", prefix: \"1\", keyFile: \"\(short)\" }").utf8), file: "boards/test.json5")
         do {
-            _ = try DeviceAssembly.assemble(c, clock: ManualClock(), logger: Logger(label: "t"), store: InMemoryRecordStore())
+            _ = try SimulationAssembly.assemble(c, clock: ManualClock(), logger: Logger(label: "t"), store: InMemoryRecordStore())
             Issue.record("a 15-digit key was accepted")
         } catch {
             #expect(error.problem.contains("16, 24 or 32"))
@@ -98,7 +99,7 @@ import Testing
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         let clock = ManualClock(wallOrigin: WallTime(millisecondsSince1970: Int64(now.tv_sec) * 1000))
-        let device = try DeviceAssembly.assemble(b, clock: clock, logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }),
+        let device = try SimulationAssembly.assemble(b, clock: clock, logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }),
                                                  store: InMemoryRecordStore())
         let timeline = Collector<TimelineRecord>()
         _ = device.runtime.addObserver { timeline.append($0) }
@@ -132,7 +133,7 @@ import Testing
                          alarm: "smsNumber: \"+3292000199\", smsFallbackAfter: \"5s\",", storage: storage)
         let b = try Board.parse(Array(text.utf8), file: "boards/test.json5")
         let clock = ManualClock()
-        let device = try DeviceAssembly.assemble(b, clock: clock, logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }),
+        let device = try SimulationAssembly.assemble(b, clock: clock, logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }),
                                                  store: InMemoryRecordStore())
         try device.start()
         defer { device.stop() }

@@ -1,5 +1,6 @@
 import AlarmCore
 import AlarmRuntime
+import AlarmSimulation
 import Glibc
 import Logging
 import PosixIO
@@ -23,7 +24,7 @@ import Testing
             """
         let board = try Board.parse(Array(text.utf8), file: "boards/voice.json5")
         let clock = ManualClock()
-        let device = try DeviceAssembly.assemble(board, clock: clock, logger: Logger(label: "v", factory: { _ in SwiftLogNoOpLogHandler() }),
+        let device = try SimulationAssembly.assemble(board, clock: clock, logger: Logger(label: "v", factory: { _ in SwiftLogNoOpLogHandler() }),
                                                  store: InMemoryRecordStore())
         try device.start()
         defer { device.stop() }

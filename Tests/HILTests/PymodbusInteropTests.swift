@@ -1,4 +1,5 @@
 import AlarmRuntime
+import AlarmSimulation
 import FoundationEssentials
 import Glibc
 import HAL
@@ -30,10 +31,10 @@ struct PymodbusInteropTests {
     }
 
     /// A device on a manual clock, registered and with a fix, its test port on a free loopback port.
-    static func device(pressInjection: Bool) throws -> (AssembledDevice, ManualClock, UInt16) {
+    static func device(pressInjection: Bool) throws -> (SimulatedDevice, ManualClock, UInt16) {
         let clock = ManualClock()
         let directory = "/tmp/alarm-pymodbus-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let device = try DeviceAssembly.assemble(try board(pressInjection: pressInjection, directory: directory), clock: clock,
+        let device = try SimulationAssembly.assemble(try board(pressInjection: pressInjection, directory: directory), clock: clock,
                                                  logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }),
                                                  store: InMemoryRecordStore())
         try device.start()

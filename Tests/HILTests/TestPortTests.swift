@@ -1,5 +1,6 @@
 import AlarmCore
 import AlarmRuntime
+import AlarmSimulation
 import Glibc
 import Logging
 import Modbus
@@ -49,7 +50,7 @@ import Testing
 
     @Test func theMapShowsTheDeviceAndAnInjectedPressRaisesTheAlarm() throws {
         let clock = ManualClock()
-        let device = try DeviceAssembly.assemble(try Self.board(directory: Self.directory()), clock: clock, logger: Self.quiet,
+        let device = try SimulationAssembly.assemble(try Self.board(directory: Self.directory()), clock: clock, logger: Self.quiet,
                                                  store: InMemoryRecordStore())
         try device.start()
         defer { device.stop() }
@@ -105,7 +106,7 @@ import Testing
 
     @Test func withoutInjectionEveryWriteIsRefusedAndNothingHappens() throws {
         let clock = ManualClock()
-        let device = try DeviceAssembly.assemble(try Self.board(injection: false, positions: false, directory: Self.directory()),
+        let device = try SimulationAssembly.assemble(try Self.board(injection: false, positions: false, directory: Self.directory()),
                                                  clock: clock, logger: Self.quiet, store: InMemoryRecordStore())
         try device.start()
         defer { device.stop() }

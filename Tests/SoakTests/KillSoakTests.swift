@@ -10,7 +10,7 @@ import Testing
         .joined(separator: "/"))
 
     func soak(seed: UInt64, kills: Int, callWaitingFixed: Bool) throws {
-        let daemon = Self.bin + "/alarmd"
+        let daemon = Self.bin + "/alarmd-sim"
         try #require(access(daemon, X_OK) == 0, "alarmd is built beside the tests (swift build --build-tests)")
         try #require(access(Self.bin + "/modem-emulator", X_OK) == 0, "modem-emulator is built beside the tests")
         let work = "/tmp/alarm-kill-soak-\(getpid())-\(seed)"

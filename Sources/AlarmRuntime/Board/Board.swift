@@ -1,10 +1,7 @@
 import ATModem
 import AlarmCore
 import HAL
-import Modbus
-import ModemEmulator
 import PosixIO
-import SimBackends
 
 /// What a board is for. Simulated backends are only allowed where a simulator is expected.
 public enum BoardKind: String, Sendable, CaseIterable {
@@ -36,20 +33,31 @@ public enum Role: String, Sendable, CaseIterable {
     case modemPower, modemReset
 }
 
+/// The simulated world of a simulator or HIL board (`simulation` in a board file). Plain data: every build reads it,
+/// only developer and HIL builds (AlarmSimulation) turn it into simulators; the device build has none to turn it into.
 public struct SimulationSettings: Sendable {
-    public var modem = SimModemSettings()
-    /// The same network for the byte-level emulator (`modem: "pty:sim"`).
-    public var emulator: EmulatorSettings {
-        var settings = EmulatorSettings()
-        settings.registration = modem.network.registration
-        settings.signal = modem.network.signal ?? 21
-        settings.answerAfter = modem.answerAfter
-        settings.bootTime = modem.registerAfter
-        return settings
-    }
-    public var route = SimRoute(waypoints: [(51.0543, 3.7174)])
+    /// The simulated modem (and the byte-level emulator behind `pty:sim`): time to register, the network it
+    /// registers on, its signal, and how long the far end takes to answer.
+    public var registerAfter: Duration = .milliseconds(400)
+    public var answerAfter: Duration = .seconds(2)
+    public var registration: Registration = .home
+    public var signal = 21
+    public var route = SimulatedRoute()
     /// Slow storage (`simulation.storage.fsyncDelay`): each journal write takes this much longer, as on an SD card.
     public var journalFsyncDelay: Duration = .zero
+    public init() {}
+}
+
+/// The walk of the simulated receiver (`simulation.route`).
+public struct SimulatedRoute: Sendable {
+    public var waypoints: [(latitude: Double, longitude: Double)] = [(51.0543, 3.7174)]
+    /// Walking pace by default (m/s).
+    public var speed = 1.4
+    public var accuracy = 6.0
+    /// The receiver starts without a fix for this long (a cold start).
+    public var noFixFor: Duration = .zero
+    public var idleInterval: Duration = .seconds(30)
+    public var alarmInterval: Duration = .seconds(1)
     public init() {}
 }
 
@@ -93,6 +101,11 @@ public struct ReportingSettings: Sendable {
     public var smsKeyFile: String?
     /// `sealed` (default) or `plain` (an AML-like text, only when a board asks for it).
     public var smsFormat: String = "sealed"
+    /// A DC-09 NULL frame after this long without any frame (`supervision`), so the centre sees a dead link; nil: off
+    /// (never on a device board). Three minutes by default: a centre that supervises a high-risk victim's device wants
+    /// to know within minutes that it went silent (EN 50136-1's shortest single-path reporting classes are minutes,
+    /// not hours), and one NULL frame and its ACK every 3 min cost about 100 kB a day on the data plan.
+    public var supervisionInterval: Duration? = .seconds(180)
 }
 
 /// Evidence recording (`evidence` in a board file; docs/audio.md).
@@ -106,15 +119,22 @@ public struct EvidenceSettings: Sendable {
     public var storageLimitMB = 64
 }
 
-/// The HIL test port (`testPort` in a board file; docs/hil.md): Modbus, so unauthenticated, so never on a device board.
+/// Where the HIL test port listens: Modbus TCP or RTU on a serial line.
+public enum TestPortEndpoint: Sendable, Hashable {
+    case tcp(host: String, port: UInt16)
+    case rtu(device: String, baud: Int32, unit: Int32)
+}
+
+/// The HIL test port (`testPort` in a board file; docs/hil.md): Modbus, so unauthenticated, so never on a device
+/// board, and not even linked into the device build.
 public struct TestPortSettings: Sendable {
-    public var endpoint: ModbusEndpoint
+    public var endpoint: TestPortEndpoint
     /// A rig may press the button through the port (holding register 0 + coil 0).
     public var pressInjection = false
     /// Latitude and longitude in the map (zero otherwise).
     public var positions = true
 
-    public init(endpoint: ModbusEndpoint) { self.endpoint = endpoint }
+    public init(endpoint: TestPortEndpoint) { self.endpoint = endpoint }
 }
 
 /// A board file, read and checked. Everything a board can choose lives here.

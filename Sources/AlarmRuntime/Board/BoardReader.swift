@@ -1,7 +1,6 @@
 import ATModem
 import AlarmCore
 import HAL
-import SimBackends
 
 /// Turns the JSON5 tree of a board file into a `Board`, naming the key of every mistake.
 enum BoardReader {
@@ -135,9 +134,12 @@ enum BoardReader {
         }
         try r.rejectUnknownKeys()
 
-        return Board(file: r.file, name: name, kind: kind, deviceID: deviceID, silence: silence, roles: roles,
-                     storagePath: storage, storageKeyPath: storageKey, controlSocketPath: control, alarm: alarm, haptics: haptics,
-                     simulation: simulation, data: data, reporting: reporting, evidence: evidence, testPort: testPort)
+        let board = Board(file: r.file, name: name, kind: kind, deviceID: deviceID, silence: silence, roles: roles,
+                          storagePath: storage, storageKeyPath: storageKey, controlSocketPath: control, alarm: alarm, haptics: haptics,
+                          simulation: simulation, data: data, reporting: reporting, evidence: evidence, testPort: testPort)
+        // Options that weaken the protection are refused on device boards, each with its key (DevicePolicy.swift).
+        try DevicePolicy.check(board)
+        return board
     }
 
     /// Modbus has no authentication: the test port exists only on simulator and HIL boards, only when asked for.
@@ -216,6 +218,11 @@ enum BoardReader {
         }
         if settings.smsFormat == "sealed", settings.smsKeyFile == nil, kind != .simulator {
             throw r.error("smsKeyFile", "missing (fallback SMS are sealed by default: name the device's SMS key file, or say smsFormat: \"plain\")")
+        }
+        if let text = try r.string("supervision"), text == "off" {
+            settings.supervisionInterval = nil
+        } else if let interval = try r.duration("supervision", minimum: .seconds(10)) {
+            settings.supervisionInterval = interval
         }
         if let text = try r.string("secondary") {
             guard let uri = PortURI(text), uri.scheme == "dc09+tcp" || uri.scheme == "dc09+udp", uri.hostAndPort != nil else {
@@ -344,15 +351,15 @@ enum BoardReader {
 
     static func readSimulation(_ s: inout ConfigReader, into sim: inout SimulationSettings) throws(BoardError) {
         if var m = try s.object("modem") {
-            if let v = try m.duration("registerAfter", minimum: .zero) { sim.modem.registerAfter = v }
-            if let v = try m.duration("answerAfter", minimum: .zero) { sim.modem.answerAfter = v }
+            if let v = try m.duration("registerAfter", minimum: .zero) { sim.registerAfter = v }
+            if let v = try m.duration("answerAfter", minimum: .zero) { sim.answerAfter = v }
             if let text = try m.string("registration") {
                 guard let registration = Registration(rawValue: text) else {
                     throw m.error("registration", "expected one of home, roaming, searching, denied, not-registered, got \"\(text)\"")
                 }
-                sim.modem.network.registration = registration
+                sim.registration = registration
             }
-            if let v = try m.integer("signal", in: 0...31) { sim.modem.network.signal = v }
+            if let v = try m.integer("signal", in: 0...31) { sim.signal = v }
             try m.rejectUnknownKeys()
         }
         if var storage = try s.object("storage") {

@@ -11,14 +11,14 @@ import Synchronization
 public final class ControlServer: Sendable {
     private let path: String
     private let runtime: DeviceRuntime
-    private let simulation: SimControl?
+    private let simulation: (any SimulationCommands)?
     private let logger: Logger
     private let queue = DispatchQueue(label: "alarmd.control")
     private let listener: FileDescriptor
     private let source = Mutex<ReadSourceBox?>(nil)
     private let clients = Mutex<[ObjectIdentifier: Client]>([:])
 
-    public init(path: String, runtime: DeviceRuntime, simulation: SimControl?, logger: Logger) throws(Errno) {
+    public init(path: String, runtime: DeviceRuntime, simulation: (any SimulationCommands)?, logger: Logger) throws(Errno) {
         self.path = path
         self.runtime = runtime
         self.simulation = simulation
@@ -88,14 +88,12 @@ public final class ControlServer: Sendable {
             client.watch(runtime)
         case "sim":
             guard let simulation else {
-                client.send(ControlJSON.line(ControlResponse(ok: false, error: "this board has no simulated backends")))
+                client.send(ControlJSON.line(ControlResponse(ok: false, error: "this daemon has no simulated backends")))
                 return
             }
-            do {
-                let message = try simulation.perform(request.arguments ?? [])
-                client.send(ControlJSON.line(ControlResponse(ok: true, message: message)))
-            } catch {
-                client.send(ControlJSON.line(ControlResponse(ok: false, error: error.description)))
+            switch simulation.run(request.arguments ?? []) {
+            case .success(let message): client.send(ControlJSON.line(ControlResponse(ok: true, message: message)))
+            case .failure(let failure): client.send(ControlJSON.line(ControlResponse(ok: false, error: failure.description)))
             }
         default:
             client.send(ControlJSON.line(ControlResponse(ok: false, error: "unknown command \"\(request.command)\" (status, watch, sim)")))
@@ -193,4 +191,44 @@ public final class ControlServer: Sendable {
             server.forget(self)
         }
     }
+}
+
+/// `alarmctl sim …`: only where simulators are linked (AlarmSimulation's SimControl); the device build has none.
+public protocol SimulationCommands: Sendable {
+    func run(_ arguments: [String]) -> Result<String, SimulationCommandFailure>
+}
+
+public struct SimulationCommandFailure: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// What `alarmctl sim …` accepts, for its help (alarmctl forwards the words; alarmd-sim's SimControl acts on them).
+public enum SimulationCommandsUsage {
+    public static let text = """
+        press [HOLD]                 press the button (and release after HOLD, e.g. 2.5s)
+        release                      release the button
+        fix LAT LON [ACCURACY]       pin the receiver to a position
+        drop-fix | restore-fix       the receiver loses / regains its fix
+        network home|roaming|searching|denied|not-registered [emergency]
+        outcome answer|busy|no-answer|no-carrier|silence   how the network treats the next call
+        answer-after DURATION        how long the far end takes to answer
+        drop-call                    the radio link drops the call
+        centre-hangup                the centre hangs up (normal clearing)
+        ring NUMBER|withheld         an incoming call
+        battery PERCENT [charging]
+        centre ack|nak|silent        how the in-process centre answers reports (report link "sim:")
+        centre-end                   the in-process centre ends the alarm
+        modem-hang                   the emulated modem stops answering until power-cycled (modem "pty:sim")
+        modem-power-cycle            the emulated modem restarts (says RDY, forgets its settings)
+        modem-garbage [COUNT]        noise bytes on the emulated AT line
+        modem-urc LINE               a URC inside the emulated modem's next response
+        modem-transcript [N]         the last N lines of the emulated modem's AT transcript
+        data-drop                    the network tears the data connection down (+CGEV; modem "pty:sim")
+        cell gsm|umts|lte            the serving cell's technology (a 2G cell holds data during calls)
+        ims on|off                   IMS voice in the emulated modem (off: calls fall back to 2G, data held)
+        sms FROM TEXT…               the network delivers an SMS to the emulated modem (e.g. a signed centre command)
+        sms-sent                     the SMS the device sent through the emulated network, one per line: NUMBER TEXT
+        modem-gnss LAT LON [HDOP] | modem-gnss drop   the emulated modem's own GNSS fix (position "modem:gnss")
+        """
 }

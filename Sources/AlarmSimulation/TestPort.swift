@@ -1,4 +1,5 @@
 import AlarmCore
+import AlarmRuntime
 import HAL
 import Logging
 import Modbus
@@ -33,7 +34,7 @@ public final class TestPort: Sendable {
         let positions = settings.positions
         let allowed = settings.pressInjection
         server = try ModbusServer(
-            endpoint: settings.endpoint, layout: TestPortMap.layout(pressInjection: allowed), logger: logger,
+            endpoint: settings.endpoint.modbus, layout: TestPortMap.layout(pressInjection: allowed), logger: logger,
             refresh: { image in
                 let (press, presses) = injection.withLock { ($0, $0.presses) }
                 var indicators = TestPortMap.Indicators()
@@ -91,4 +92,14 @@ public final class TestPort: Sendable {
     }
 
     func stop() { server.stop() }
+}
+
+extension TestPortEndpoint {
+    /// The board's plain endpoint as libmodbus's.
+    var modbus: ModbusEndpoint {
+        switch self {
+        case .tcp(let host, let port): .tcp(host: host, port: port)
+        case .rtu(let device, let baud, let unit): .rtu(device: device, baud: baud, unit: unit)
+        }
+    }
 }

@@ -1,4 +1,5 @@
 import AlarmCore
+import AlarmRuntime
 import HAL
 import ModemEmulator
 import SimBackends
@@ -18,32 +19,7 @@ public struct SimControl: Sendable {
         init(_ text: String) { description = text }
     }
 
-    public static let usage = """
-        press [HOLD]                 press the button (and release after HOLD, e.g. 2.5s)
-        release                      release the button
-        fix LAT LON [ACCURACY]       pin the receiver to a position
-        drop-fix | restore-fix       the receiver loses / regains its fix
-        network home|roaming|searching|denied|not-registered [emergency]
-        outcome answer|busy|no-answer|no-carrier|silence   how the network treats the next call
-        answer-after DURATION        how long the far end takes to answer
-        drop-call                    the radio link drops the call
-        centre-hangup                the centre hangs up (normal clearing)
-        ring NUMBER|withheld         an incoming call
-        battery PERCENT [charging]
-        centre ack|nak|silent        how the in-process centre answers reports (report link "sim:")
-        centre-end                   the in-process centre ends the alarm
-        modem-hang                   the emulated modem stops answering until power-cycled (modem "pty:sim")
-        modem-power-cycle            the emulated modem restarts (says RDY, forgets its settings)
-        modem-garbage [COUNT]        noise bytes on the emulated AT line
-        modem-urc LINE               a URC inside the emulated modem's next response
-        modem-transcript [N]         the last N lines of the emulated modem's AT transcript
-        data-drop                    the network tears the data connection down (+CGEV; modem "pty:sim")
-        cell gsm|umts|lte            the serving cell's technology (a 2G cell holds data during calls)
-        ims on|off                   IMS voice in the emulated modem (off: calls fall back to 2G, data held)
-        sms FROM TEXT…               the network delivers an SMS to the emulated modem (e.g. a signed centre command)
-        sms-sent                     the SMS the device sent through the emulated network, one per line: NUMBER TEXT
-        modem-gnss LAT LON [HDOP] | modem-gnss drop   the emulated modem's own GNSS fix (position "modem:gnss")
-        """
+    public static var usage: String { SimulationCommandsUsage.text }
 
     public func perform(_ arguments: [String]) throws(Failure) -> String {
         guard let action = arguments.first else { throw Failure("missing action; one of:\n\(Self.usage)") }
@@ -183,5 +159,15 @@ public struct SimControl: Sendable {
     private func need<T>(_ backend: T?, _ role: String) throws(Failure) -> T {
         guard let backend else { throw Failure("role \(role) is not simulated on this board") }
         return backend
+    }
+}
+
+extension SimControl: SimulationCommands {
+    public func run(_ arguments: [String]) -> Result<String, SimulationCommandFailure> {
+        do {
+            return .success(try perform(arguments))
+        } catch {
+            return .failure(SimulationCommandFailure(error.description))
+        }
     }
 }

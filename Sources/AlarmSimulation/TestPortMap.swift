@@ -1,4 +1,5 @@
 import AlarmCore
+import AlarmRuntime
 import Modbus
 
 /// The HIL test port's register map, version 1 (docs/hil.md is its contract with rigs; change both together and
@@ -122,7 +123,8 @@ public enum TestPortMap {
         set(.dataPath, path.hasPrefix("up") ? 1 : path.hasPrefix("suspended") ? 2 : path.hasPrefix("down") ? 0 : 3)
         set(.pendingReports, UInt16(clamping: status.pendingReports))
         set32(.alarmsRaised, status.alarmsRaised)
-        set32(.reportsSent, status.counters.reportsSent)
+        // Frames actually written to the link, not reports queued behind an unanswered one.
+        set32(.reportsSent, status.reportsTransmitted)
         set32(.reportsAcknowledged, status.counters.reportsAcknowledged)
         set32(.callsPlaced, status.counters.callsPlaced)
         set32(.callsConnected, status.counters.callsConnected)
