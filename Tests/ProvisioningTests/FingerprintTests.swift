@@ -4,23 +4,19 @@ import Provisioning
 import Testing
 
 @Suite struct FingerprintTests {
-    let directory: String
+    let scratch: ScratchDirectory
 
     init() throws {
-        directory = "/tmp/provisioning-fingerprints-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        _ = try StorageDirectory(path: directory)
+        scratch = try ScratchDirectory("provisioning-fingerprints")
     }
 
-    func write(_ name: String, _ text: String) throws -> String {
-        try StorageDirectory(path: directory).replaceAtomically(name, with: Array(text.utf8))
-        return directory + "/" + name
-    }
+    func write(_ name: String, _ text: String) throws -> String { try scratch.write(name, text) }
 
     @Test func aFingerprintIsTheSHA256OfTheFileBytesInLowerCaseHex() throws {
         #expect(KeyFingerprint.of(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         let path = try write("dc09.key", "abc")
         #expect(try KeyFingerprint.ofFile(at: path) == KeyFingerprint.of(Array("abc".utf8)))
-        #expect(throws: KeyFileMismatch.Problem.missing) { try KeyFingerprint.ofFile(at: directory + "/absent.key") }
+        #expect(throws: KeyFileMismatch.Problem.missing) { try KeyFingerprint.ofFile(at: scratch.file("absent.key")) }
     }
 
     @Test func theCheckNamesEachKeyThatDoesNotMatch() throws {
