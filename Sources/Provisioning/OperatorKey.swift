@@ -17,11 +17,11 @@ public struct OperatorPublicKey: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Reads the key file's text (surrounding white space is ignored).
-    public init(fileText text: String) throws(BundleProblem) {
+    public init(fileText text: String) throws(OperatorKeyFileError) {
         let line = text.trimmingWhiteSpace()
         guard line.hasPrefix(Self.filePrefix), let raw = Hex.decode(line.dropFirst(Self.filePrefix.count), count: 32),
               let key = OperatorPublicKey(rawRepresentation: raw) else {
-            throw .malformed("an operator public key file holds one line: \(Self.filePrefix) and 64 lower-case hex digits")
+            throw .malformed(expected: "\(Self.filePrefix) and 64 lower-case hex digits")
         }
         self = key
     }
@@ -49,11 +49,11 @@ public struct OperatorPrivateKey: Sendable {
 
     init(key: Curve25519.Signing.PrivateKey) { self.key = key }
 
-    public init(fileText text: String) throws(BundleProblem) {
+    public init(fileText text: String) throws(OperatorKeyFileError) {
         let line = text.trimmingWhiteSpace()
         guard line.hasPrefix(Self.filePrefix), let raw = Hex.decode(line.dropFirst(Self.filePrefix.count), count: 32),
               let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: raw) else {
-            throw .malformed("an operator private key file holds one line: \(Self.filePrefix) and 64 lower-case hex digits")
+            throw .malformed(expected: "\(Self.filePrefix) and 64 lower-case hex digits")
         }
         self.key = key
     }
@@ -61,6 +61,17 @@ public struct OperatorPrivateKey: Sendable {
     public var fileText: String { Self.filePrefix + Hex.encode(key.rawRepresentation) + "\n" }
 
     public var publicKey: OperatorPublicKey { OperatorPublicKey(rawRepresentation: Array(key.publicKey.rawRepresentation))! }
+}
+
+/// An operator key file that is not what it should be (e.g. the private key given where the public one belongs).
+public enum OperatorKeyFileError: Error, Sendable, Hashable, CustomStringConvertible {
+    case malformed(expected: String)
+
+    public var description: String {
+        switch self {
+        case .malformed(let expected): "not an operator key file of this kind (expected one line: \(expected))"
+        }
+    }
 }
 
 extension String {

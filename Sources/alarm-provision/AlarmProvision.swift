@@ -57,7 +57,7 @@ struct AlarmProvision: ParsableCommand {
             } catch {
                 throw Failure("\(key): the private key file \(error)")
             }
-            let privateKey = try checked(key) { () throws(BundleProblem) in try OperatorPrivateKey(fileText: String(decoding: keyText, as: UTF8.self)) }
+            let privateKey = try checked(key) { () throws(OperatorKeyFileError) in try OperatorPrivateKey(fileText: String(decoding: keyText, as: UTF8.self)) }
             let payloadBytes = try readFile(payload)
             let content = try checked(payload) { () throws(BundleProblem) in try ProvisioningPayload(payloadBytes) }
             if let id = content.deviceID, id != deviceId {
@@ -97,7 +97,7 @@ struct AlarmProvision: ParsableCommand {
 
         func run() throws {
             let keyBytes = try readFile(operatorKey)
-            let key = try checked(operatorKey) { () throws(BundleProblem) in try OperatorPublicKey(fileText: String(decoding: keyBytes, as: UTF8.self)) }
+            let key = try checked(operatorKey) { () throws(OperatorKeyFileError) in try OperatorPublicKey(fileText: String(decoding: keyBytes, as: UTF8.self)) }
             let bytes = try readFile(bundle)
             let verified = try checked(bundle, "refused") { () throws(BundleProblem) in
                 try ProvisioningBundle.verify(bytes, operatorKey: key, expectedDeviceID: deviceId)
@@ -149,7 +149,7 @@ struct Failure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-func checked<T>(_ path: String, _ verb: String? = nil, _ body: () throws(BundleProblem) -> T) throws(Failure) -> T {
+func checked<T, E: Error>(_ path: String, _ verb: String? = nil, _ body: () throws(E) -> T) throws(Failure) -> T {
     do {
         return try body()
     } catch {

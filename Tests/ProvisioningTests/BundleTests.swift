@@ -142,8 +142,10 @@ func problem(_ bytes: [UInt8], device: String? = "BE-PZ2-0001") -> BundleProblem
         #expect(publicText.hasPrefix("ed25519-public:") && publicText.count == "ed25519-public:".count + 65)
         #expect(try OperatorPublicKey(fileText: publicText) == operatorKey.publicKey)
         #expect(try OperatorPrivateKey(fileText: operatorKey.fileText).publicKey == operatorKey.publicKey)
-        #expect(throws: BundleProblem.self) { try OperatorPublicKey(fileText: operatorKey.fileText) }
-        #expect(throws: BundleProblem.self) { try OperatorPrivateKey(fileText: publicText) }
+        #expect(throws: OperatorKeyFileError.malformed(expected: "ed25519-public: and 64 lower-case hex digits")) {
+            try OperatorPublicKey(fileText: operatorKey.fileText)
+        }
+        #expect(throws: OperatorKeyFileError.self) { try OperatorPrivateKey(fileText: publicText) }
         #expect(operatorKey.publicKey.fingerprint.count == 64)
     }
 }

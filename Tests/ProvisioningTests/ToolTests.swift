@@ -106,7 +106,12 @@ import Testing
         // The public key is not a private key, and a private key readable by others is refused.
         let wrongKey = try run(["sign", "--key", path("operator.pub"), "--counter", "1", "--device-id", "BE-PZ2-0001",
                                 path("payload.json5"), "--output", path("b")])
-        #expect(wrongKey.status != 0, "\(wrongKey.output)")
+        #expect(wrongKey.status != 0 && wrongKey.output.contains("is readable by others"), "\(wrongKey.output)")
+        try scratch.directory.replaceAtomically("public-copy.key", with: try read("operator.pub"))  // owner-only
+        let publicAsPrivate = try run(["sign", "--key", path("public-copy.key"), "--counter", "1", "--device-id", "BE-PZ2-0001",
+                                       path("payload.json5"), "--output", path("b")])
+        #expect(publicAsPrivate.status != 0 && publicAsPrivate.output.contains("not an operator key file of this kind"),
+                "\(publicAsPrivate.output)")
         #expect(access(path("b"), F_OK) != 0, "nothing was written")
     }
 
