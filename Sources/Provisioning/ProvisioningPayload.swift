@@ -10,26 +10,24 @@ public struct ProvisioningPayload: Sendable, Hashable {
     /// Every key path the payload sets (objects are descended into; a list or a value is one key).
     public let keyPaths: Set<String>
 
-    public init(_ bytes: [UInt8]) throws(BundleProblem) {
+    public init(_ bytes: [UInt8]) throws(PayloadProblem) {
         // Checked before decoding: FoundationEssentials' JSON5 scanner traps on malformed UTF-8 in unquoted keys.
-        guard String(validating: bytes, as: UTF8.self) != nil else { throw .malformed("payload: not valid UTF-8 text") }
+        guard String(validating: bytes, as: UTF8.self) != nil else { throw .notUTF8 }
         let decoder = JSONDecoder()
         decoder.allowsJSON5 = true
         let root: PayloadValue
         do {
             root = try decoder.decode(PayloadValue.self, from: Data(bytes))
         } catch {
-            throw .malformed("payload: not a JSON5 document (\(Self.reason(error)))")
+            throw .notJSON5(Self.reason(error))
         }
-        guard case .object(let top) = root else { throw .malformed("payload: expected an object at the top level") }
+        guard case .object(let top) = root else { throw .notAnObject }
 
-        var paths = Set<String>()
-        Self.collect(root, prefix: "", into: &paths)
-        keyPaths = paths
+        keyPaths = Set(Self.leaves(root, prefix: "").map(\.path))
 
         if case .object(let device)? = top["device"], let id = device["id"] {
             guard case .string(let text) = id, ProvisioningBundle.isValidDeviceID(text) else {
-                throw .malformed("payload: device.id: expected 1-32 letters, digits or '-'")
+                throw .badDeviceID
             }
             deviceID = text
         } else {
@@ -38,12 +36,11 @@ public struct ProvisioningPayload: Sendable, Hashable {
 
         var pinned: [String: String] = [:]
         if let section = top[ProvisionedKeys.fingerprintsSection] {
-            guard case .object = section else { throw .malformed("payload: fingerprints: expected an object mirroring the board's key-file keys") }
-            var leaves = Set<String>()
-            Self.collect(section, prefix: "", into: &leaves)
-            for path in leaves {
-                guard case .string(let value)? = section.value(at: path), Hex.decode(value, count: 32) != nil else {
-                    throw .malformed("payload: fingerprints.\(path): expected a SHA-256 as 64 lower-case hex digits")
+            guard case .object = section else { throw .badFingerprint(ProvisionedKeys.fingerprintsSection) }
+            // Nested like the board (`reporting: { keyFile: … }`) or spelt as a quoted path (`"reporting.keyFile": …`).
+            for (path, leaf) in Self.leaves(section, prefix: "") {
+                guard case .string(let value) = leaf, Hex.decode(value, count: 32) != nil else {
+                    throw .badFingerprint("\(ProvisionedKeys.fingerprintsSection).\(path)")
                 }
                 pinned[path] = value
             }
@@ -51,14 +48,10 @@ public struct ProvisioningPayload: Sendable, Hashable {
         fingerprints = pinned
     }
 
-    private static func collect(_ value: PayloadValue, prefix: String, into paths: inout Set<String>) {
-        guard case .object(let members) = value, !members.isEmpty else {
-            if !prefix.isEmpty { paths.insert(prefix) }
-            return
-        }
-        for (key, member) in members {
-            collect(member, prefix: prefix.isEmpty ? key : prefix + "." + key, into: &paths)
-        }
+    /// Every value that is not a non-empty object, with its dotted key path.
+    private static func leaves(_ value: PayloadValue, prefix: String) -> [(path: String, value: PayloadValue)] {
+        guard case .object(let members) = value, !members.isEmpty else { return prefix.isEmpty ? [] : [(prefix, value)] }
+        return members.flatMap { key, member in leaves(member, prefix: prefix.isEmpty ? key : prefix + "." + key) }
     }
 
     private static func reason(_ error: any Error) -> String {
@@ -66,6 +59,26 @@ public struct ProvisioningPayload: Sendable, Hashable {
             return (context.underlyingError.map { "\($0)" } ?? context.debugDescription)
         }
         return "\(error)"
+    }
+}
+
+/// Why a payload cannot be read (before any board rule is applied to it).
+public enum PayloadProblem: Error, Sendable, Hashable, CustomStringConvertible {
+    case notUTF8
+    case notJSON5(String)
+    case notAnObject
+    case badDeviceID
+    /// The fingerprint at this key path is not a SHA-256 in hex (or `fingerprints` is not an object).
+    case badFingerprint(String)
+
+    public var description: String {
+        switch self {
+        case .notUTF8: "payload: not valid UTF-8 text"
+        case .notJSON5(let reason): "payload: not a JSON5 document (\(reason))"
+        case .notAnObject: "payload: expected an object at the top level"
+        case .badDeviceID: "payload: device.id: expected 1-32 letters, digits or '-'"
+        case .badFingerprint(let path): "payload: \(path): expected a SHA-256 as 64 lower-case hex digits, mirroring the board's key-file keys"
+        }
     }
 }
 
@@ -84,14 +97,5 @@ private indirect enum PayloadValue: Decodable, Hashable {
         } else {
             self = .other
         }
-    }
-
-    func value(at path: String) -> PayloadValue? {
-        var current = self
-        for key in path.split(separator: ".", omittingEmptySubsequences: false) {
-            guard case .object(let members) = current, let next = members[String(key)] else { return nil }
-            current = next
-        }
-        return current
     }
 }

@@ -59,7 +59,7 @@ struct AlarmProvision: ParsableCommand {
             }
             let privateKey = try checked(key) { () throws(OperatorKeyFileError) in try OperatorPrivateKey(fileText: String(decoding: keyText, as: UTF8.self)) }
             let payloadBytes = try readFile(payload)
-            let content = try checked(payload) { () throws(BundleProblem) in try ProvisioningPayload(payloadBytes) }
+            let content = try checked(payload) { () throws(PayloadProblem) in try ProvisioningPayload(payloadBytes) }
             if let id = content.deviceID, id != deviceId {
                 throw Failure("\(payload): device.id is \"\(id)\" but --device-id is \"\(deviceId)\"")
             }

@@ -49,21 +49,23 @@ import Testing
               fingerprints: {
                 storageKey: "\(String(repeating: "a", count: 64))",
                 reporting: { keyFile: "\(String(repeating: "b", count: 64))" },
+                "evidence.centreKeyFile": "\(String(repeating: "c", count: 64))",
               },
             }
             """.utf8))
         #expect(payload.deviceID == "BE-PZ2-0001")
         #expect(payload.fingerprints == ["storageKey": String(repeating: "a", count: 64),
-                                         "reporting.keyFile": String(repeating: "b", count: 64)])
+                                         "reporting.keyFile": String(repeating: "b", count: 64),
+                                         "evidence.centreKeyFile": String(repeating: "c", count: 64)])
         #expect(payload.keyPaths.isSuperset(of: ["device.id", "alarm.centreNumbers", "alarm.periodicTest"]))
-        #expect(throws: BundleProblem.malformed("payload: fingerprints.storageKey: expected a SHA-256 as 64 lower-case hex digits")) {
+        #expect(throws: PayloadProblem.badFingerprint("fingerprints.storageKey")) {
             try ProvisioningPayload(Array("{ fingerprints: { storageKey: \"ABC\" } }".utf8))
         }
-        #expect(throws: BundleProblem.malformed("payload: expected an object at the top level")) {
+        #expect(throws: PayloadProblem.notAnObject) {
             try ProvisioningPayload(Array("[1, 2]".utf8))
         }
-        #expect(throws: BundleProblem.self) { try ProvisioningPayload(Array("{ alarm: ".utf8)) }
-        #expect(throws: BundleProblem.malformed("payload: not valid UTF-8 text")) { try ProvisioningPayload([0x7b, 0xff, 0x7d]) }
+        #expect(throws: PayloadProblem.self) { try ProvisioningPayload(Array("{ alarm: ".utf8)) }
+        #expect(throws: PayloadProblem.notUTF8) { try ProvisioningPayload([0x7b, 0xff, 0x7d]) }
     }
 
     /// The example an operator starts from reads, names its device and pins the four key files.
