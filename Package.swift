@@ -21,6 +21,7 @@ let package = Package(
         .executable(name: "nmea-route", targets: ["nmea-route"]),
         .executable(name: "alarm-soak", targets: ["alarm-soak"]),
         .executable(name: "alarm-rig", targets: ["alarm-rig"]),
+        .executable(name: "alarm-provision", targets: ["alarm-provision"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -176,6 +177,13 @@ let package = Package(
             "ATModem", "ModemEmulator", "ModemTestSupport", "SecureStore", "AlarmCodecs", "DC09", "CentreSMS", "Evidence",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log")]),
+
+        // Signed provisioning: the operator's Ed25519-signed bundle of what decides where an alarm goes (docs/provisioning.md).
+        .target(name: "Provisioning", dependencies: ["PosixIO", .product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: strict),
+        .executableTarget(name: "alarm-provision", dependencies: [
+            "Provisioning", "PosixIO", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
+        .testTarget(name: "ProvisioningTests", dependencies: ["Provisioning", "PosixIO"]),
     ],
     swiftLanguageModes: [.v6]
 )
