@@ -73,7 +73,7 @@ let package = Package(
         .target(name: "AlarmRuntime",
                 dependencies: ["AlarmCore", "AlarmCodecs", "HAL", "LinuxBackends", "PosixIO",
                                "ATModem", "GPSD", "SecureStore", "DC09", "CentreSMS", "Evidence", "ALSA", "AudioChecks",
-                               "BoardIO", .product(name: "Logging", package: "swift-log")],
+                               "BoardIO", "Provisioning", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
         // What developer and HIL builds add to the assembly: simulated backends (`sim:`), the byte-level emulator
         // (`pty:sim`), `alarmctl sim …` and the Modbus test port.
@@ -174,7 +174,7 @@ let package = Package(
             "ALSA", "HAL", "AlarmCore", "SimBackends", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "AlarmRuntimeTests", dependencies: [
             "BenchHarness", "AlarmRuntime", "AlarmSimulation", "AlarmCore", "HAL", "SimBackends", "LinuxBackends", "SimCentre", "PosixIO", "SimTools",
-            "ATModem", "ModemEmulator", "ModemTestSupport", "SecureStore", "AlarmCodecs", "DC09", "CentreSMS", "Evidence",
+            "ATModem", "ModemEmulator", "ModemTestSupport", "SecureStore", "AlarmCodecs", "DC09", "CentreSMS", "Evidence", "Provisioning",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log")]),
 

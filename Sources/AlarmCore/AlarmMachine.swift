@@ -65,6 +65,7 @@ struct Transition {
                 queueReport(.storageRestored)
             }
         case .receiverTimeHealth(let ok): receiverTimeChecked(ok)
+        case .provisioningRefused: queueReport(.provisioningTamper)
         case .started:
             if let interval = settings.periodicTestInterval { effects.append(.startTimer(.periodicTest, after: interval)) }
             effects.append(.startTimer(.gnssTrouble, after: settings.gnssTroubleAfter))

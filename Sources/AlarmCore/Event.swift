@@ -65,6 +65,9 @@ public enum Input: Sendable, Hashable {
     /// Whether the GNSS receiver's date is plausible (false: outside the plausible window, e.g. 1024 weeks off).
     /// The runtime posts false once per process; its fixes are still used, dated by the device.
     case receiverTimeHealth(Bool)
+    /// The provisioning bundle on the card was refused at start and the device runs on the last one it verified.
+    /// The runtime posts it once per process; the core reports tamper to the centre.
+    case provisioningRefused
 }
 
 public struct Event: Sendable, Hashable {

@@ -31,11 +31,14 @@ public enum ReportKind: String, Sendable, Hashable, Codable {
     /// The GNSS receiver's date is wrong (e.g. 1024 weeks off): the device dates positions itself; the receiver
     /// needs service. Reported once per start.
     case gnssTimeTrouble = "gnss-time-trouble"
+    /// The provisioning bundle on the card was refused (altered, foreign, older, missing): someone tried to change
+    /// where alarms go; the device runs on the last bundle it verified. Once per start, by SMS too.
+    case provisioningTamper = "provisioning-tamper"
 
     /// Goes by SMS too when IP cannot carry it in time.
     public var mustArrive: Bool {
         switch self {
-        case .alarm, .cancelRequested, .emergencyCallPlaced, .trackingEnded, .batteryCritical: true
+        case .alarm, .cancelRequested, .emergencyCallPlaced, .trackingEnded, .batteryCritical, .provisioningTamper: true
         case .positionUpdate, .periodicTest, .batteryLow, .batteryRestored, .modemTrouble, .modemRestored, .gnssTrouble,
              .gnssRestored, .storageTrouble, .storageRestored, .microphoneTrouble, .microphoneRestored, .gnssTimeTrouble: false
         }
@@ -46,7 +49,8 @@ public enum ReportKind: String, Sendable, Hashable, Codable {
         switch self {
         case .alarm, .positionUpdate, .cancelRequested, .emergencyCallPlaced, .trackingEnded: true
         case .periodicTest, .batteryLow, .batteryRestored, .batteryCritical, .modemTrouble, .modemRestored, .gnssTrouble,
-             .gnssRestored, .storageTrouble, .storageRestored, .microphoneTrouble, .microphoneRestored, .gnssTimeTrouble: false
+             .gnssRestored, .storageTrouble, .storageRestored, .microphoneTrouble, .microphoneRestored, .gnssTimeTrouble,
+             .provisioningTamper: false
         }
     }
 }

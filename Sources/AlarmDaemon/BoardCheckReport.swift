@@ -6,7 +6,11 @@ import ArgumentParser
 enum BoardCheckReport {
     static func run(_ board: Board, file: String) throws {
         print("\(file): board \"\(board.name)\" (\(board.kind.rawValue)) is valid; checking it against this machine:")
-        let items = BoardCheck().run(board)
+        var items = BoardCheck().run(board)
+        if let provisioning = board.provisioning {
+            // The signer and digest the operator's records should show for this device.
+            items.insert(BoardCheckItem("provisioning", provisioning.candidateRefused == nil ? .ok : .fail, provisioning.summary), at: 0)
+        }
         for item in items { print(item) }
         let failed = items.filter { $0.verdict == .fail }.count
         let warned = items.filter { $0.verdict == .warn }.count

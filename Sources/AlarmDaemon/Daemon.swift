@@ -14,6 +14,9 @@ public struct DaemonOptions: ParsableArguments {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical. Positions appear only at debug and below.")
     public var logLevel: String = "info"
 
+    @Option(name: .long, help: "The operator's public key that signs provisioning bundles (installed read-only by make install).")
+    public var operatorKey: String = ProvisionedBoard.defaultOperatorKeyPath
+
     @Flag(name: .long, help: "Check the board file against this machine (devices, gpsd, audio, key files, directories) and exit; non-zero if a check fails.")
     public var check = false
 
@@ -58,7 +61,7 @@ public enum Daemon {
 
         let parsed: Board
         do {
-            parsed = try Board.load(path: board)
+            parsed = try ProvisionedBoard.load(path: board, operatorKeyPath: options.operatorKey)
         } catch {
             logger.critical("invalid board file: \(error)")
             throw ExitCode(2)

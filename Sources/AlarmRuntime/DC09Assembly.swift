@@ -41,7 +41,9 @@ extension DeviceAssembly {
         let account = DC09Account(receiver: reporting.receiver, prefix: reporting.prefix, account: reporting.account)
         var settings = DC09LinkSettings(endpoints: endpoints,
                                         composer: DC09Composer(account: account, format: reporting.format == "ADM-CID" ? .contactID : .siaDCS,
-                                                               deviceID: board.deviceID),
+                                                               deviceID: board.deviceID,
+                                                               identity: ["fw=\(Firmware.version)"]
+                                                                   + (board.provisioning.map { ["prov=\($0.digest)"] } ?? [])),
                                         key: key)
         settings.interface = board.data?.interface
         settings.supervisionInterval = reporting.supervisionInterval

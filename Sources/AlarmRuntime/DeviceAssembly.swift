@@ -264,7 +264,8 @@ public enum DeviceAssembly {
         }
         extra?.decorate(&backends, board: board, clock: clock)
         let runtime = DeviceRuntime(machine: AlarmMachine(settings: board.alarm),
-                                    identity: .init(deviceID: board.deviceID, boardName: board.name),
+                                    identity: .init(deviceID: board.deviceID, boardName: board.name,
+                                                    provisioning: board.provisioning?.summary),
                                     clock: clock, backends: backends, haptics: board.haptics,
                                     silence: board.silence, logger: logger, eventLoop: eventLoop)
         // A receiver whose date is implausible is reported once as device trouble.
@@ -276,6 +277,11 @@ public enum DeviceAssembly {
             driver.onIncomingSMS { sender, text in gate.received(from: sender, text: text) }
         }
         var afterStart = modem.afterStart
+        if let refused = board.provisioning?.candidateRefused {
+            // Someone changed the bundle on the card: the centre hears of it (tamper), the alarm runs on the kept one.
+            logger.critical("provisioning bundle refused; running on the last verified bundle", metadata: ["reason": "\(refused)"])
+            afterStart.append { runtime.post(.provisioningRefused) }
+        }
         var teardown = modem.teardown + backendTeardown + buttonTeardown
         if let data = board.data, let driver = modem.driver {
             let boundLink = pathLost

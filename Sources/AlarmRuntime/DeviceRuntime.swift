@@ -25,9 +25,12 @@ public final class DeviceRuntime: Sendable {
     public struct Identity: Sendable {
         public var deviceID: String
         public var boardName: String
-        public init(deviceID: String, boardName: String) {
+        /// The provisioning bundle the device runs on (`ProvisioningStatus.summary`); nil: none.
+        public var provisioning: String?
+        public init(deviceID: String, boardName: String, provisioning: String? = nil) {
             self.deviceID = deviceID
             self.boardName = boardName
+            self.provisioning = provisioning
         }
     }
 

@@ -36,7 +36,7 @@ extension DeviceRuntime {
                 if case .alarm(let alarm) = saved.mode { return ", alarm #\(alarm.number) active" }
                 return ""
             }())
-        case .storageHealth, .microphoneHealth, .receiverTimeHealth:
+        case .storageHealth, .microphoneHealth, .receiverTimeHealth, .provisioningRefused:
             break
         case .dataPath(let path):
             if before.network.data != path {

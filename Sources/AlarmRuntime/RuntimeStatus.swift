@@ -53,6 +53,9 @@ public struct RuntimeStatus: Sendable, Codable, Hashable {
     /// The device clock: the UTC and its source, the plausible window, and one line per source saying why it was
     /// chosen or set aside (UTCClock.statusLines). Nil when the runtime has no UTC clock attached.
     public var time: [String]? = nil
+    /// This firmware's version and the provisioning bundle it runs on (the periodic test carries both).
+    public var firmware: String = Firmware.version
+    public var provisioning: String? = nil
 }
 
 /// The UTC clock's status lines, per runtime (the runtime itself does not own the clock: DeviceAssembly builds it).
@@ -111,6 +114,7 @@ extension DeviceRuntime {
         }
         status.reportsTransmitted = inner.withLock { $0.reportsTransmitted }
         status.time = timeStatusLines
+        status.provisioning = identity.provisioning
         return status
     }
 

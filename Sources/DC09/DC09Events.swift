@@ -42,6 +42,8 @@ public struct DC09EventCode: Sendable, Hashable {
     /// Service required: the GNSS receiver's date is wrong (sensor trouble; `kind=gnss-time-trouble` in the text block
     /// tells it from a missing fix).
     public static let gnssTimeTrouble = DC09EventCode(sia: "YX", contactIDQualifier: 1, contactIDEvent: 380)
+    /// Tamper: the provisioning bundle on the card was refused (someone tried to change where alarms go).
+    public static let provisioningTamper = DC09EventCode(sia: "TA", contactIDQualifier: 1, contactIDEvent: 137)
 
     public static func code(for kind: ReportKind) -> DC09EventCode {
         switch kind {
@@ -63,6 +65,7 @@ public struct DC09EventCode: Sendable, Hashable {
         case .microphoneTrouble: .microphoneTrouble
         case .microphoneRestored: .microphoneRestored
         case .gnssTimeTrouble: .gnssTimeTrouble
+        case .provisioningTamper: .provisioningTamper
         }
     }
 }

@@ -157,6 +157,10 @@ public struct Board: Sendable {
     public var reporting: ReportingSettings?
     public var evidence: EvidenceSettings?
     public var testPort: TestPortSettings?
+    /// The signed provisioning bundle the board names (`provisioning`).
+    public var provisioningBundlePath: String?
+    /// The verified bundle this board runs on, set by `ProvisionedBoard` (nil: not read through it).
+    public var provisioning: ProvisioningStatus?
 
     public static func load(path: String) throws(BoardError) -> Board {
         let bytes: [UInt8]?

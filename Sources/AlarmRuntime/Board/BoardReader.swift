@@ -126,6 +126,9 @@ enum BoardReader {
             try t.rejectUnknownKeys()
         }
 
+        // The bundle's path: ProvisionedBoard reads, verifies and lays it over this file before this reader runs.
+        let bundlePath = try r.string("provisioning")
+
         var simulation = SimulationSettings()
         if var s = try r.object("simulation") {
             if kind == .device { throw r.error("simulation", "not allowed on a board of kind \"device\"") }
@@ -136,7 +139,8 @@ enum BoardReader {
 
         let board = Board(file: r.file, name: name, kind: kind, deviceID: deviceID, silence: silence, roles: roles,
                           storagePath: storage, storageKeyPath: storageKey, controlSocketPath: control, alarm: alarm, haptics: haptics,
-                          simulation: simulation, data: data, reporting: reporting, evidence: evidence, testPort: testPort)
+                          simulation: simulation, data: data, reporting: reporting, evidence: evidence, testPort: testPort,
+                          provisioningBundlePath: bundlePath)
         // Options that weaken the protection are refused on device boards, each with its key (DevicePolicy.swift).
         try DevicePolicy.check(board)
         return board

@@ -5,7 +5,8 @@ public enum StatusText {
         func row(_ key: String, _ value: String) {
             lines.append(key + String(repeating: " ", count: max(1, 16 - key.count)) + value)
         }
-        row("device", "\(s.device) (board \(s.board)), up \(seconds(s.uptimeMilliseconds))")
+        row("device", "\(s.device) (board \(s.board)), up \(seconds(s.uptimeMilliseconds)), firmware \(s.firmware)")
+        row("provisioning", s.provisioning ?? "none (not a device board)")
         var alarm = s.mode
         if let number = s.alarmNumber, let age = s.alarmAgeMilliseconds {
             alarm += " #\(number) for \(seconds(age))" + (s.delivered == true ? ", delivered" : ", not yet delivered")
