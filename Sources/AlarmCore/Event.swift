@@ -3,6 +3,14 @@ public enum ButtonEdge: String, Sendable, Hashable, Codable {
     case released
 }
 
+/// Whether the button's device is there to be read. While it is lost no press can reach the core.
+public enum ButtonHealth: String, Sendable, Hashable, Codable {
+    /// Opened (or reopened) and its current state read.
+    case available
+    /// Vanished (unplugged, driver gone); the backend keeps reopening it.
+    case lost
+}
+
 /// A command from the receiving centre, already authenticated by the link that carried them.
 public struct CentreCommand: Sendable, Hashable, Codable {
     public enum Action: String, Sendable, Hashable, Codable {
@@ -65,6 +73,8 @@ public enum Input: Sendable, Hashable {
     /// Whether the GNSS receiver's date is plausible (false: outside the plausible window, e.g. 1024 weeks off).
     /// The runtime posts false once per process; its fixes are still used, dated by the device.
     case receiverTimeHealth(Bool)
+    /// The button backend's device came or went (a backend that cannot lose its device never says).
+    case buttonHealth(ButtonHealth)
 }
 
 public struct Event: Sendable, Hashable {
@@ -94,6 +104,8 @@ public enum TimerID: Sendable, Hashable, Codable, CustomStringConvertible {
     case periodicTest
     case modemTrouble
     case gnssTrouble
+    /// The button's device has been gone for `buttonTroubleAfter`.
+    case buttonTrouble
 
     public var description: String {
         switch self {
@@ -112,6 +124,7 @@ public enum TimerID: Sendable, Hashable, Codable, CustomStringConvertible {
         case .periodicTest: "periodic-test"
         case .modemTrouble: "modem-trouble"
         case .gnssTrouble: "gnss-trouble"
+        case .buttonTrouble: "button-trouble"
         }
     }
 }

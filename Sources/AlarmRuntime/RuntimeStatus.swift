@@ -51,6 +51,9 @@ public struct RuntimeStatus: Sendable, Codable, Hashable {
     /// The device clock: the UTC and its source, the plausible window, and one line per source saying why it was
     /// chosen or set aside (UTCClock.statusLines). Nil when the runtime has no UTC clock attached.
     public var time: [String]? = nil
+    /// The button's device: "ok", "lost for 7.0 s (trouble reported)", or "not supervised" for a backend that
+    /// cannot say. Nil from a daemon that predates button supervision.
+    public var button: String? = nil
 }
 
 /// The UTC clock's status lines, per runtime (the runtime itself does not own the clock: DeviceAssembly builds it).
@@ -108,7 +111,17 @@ extension DeviceRuntime {
                 microphone: microphoneSelfTest?.verdict, time: nil)
         }
         status.time = timeStatusLines
+        status.button = buttonStatus(now: now)
         return status
+    }
+
+    func buttonStatus(now: Instant) -> String {
+        let (state, device) = inner.withLock { ($0.state, $0.buttonDevice) }
+        let reported = state.buttonTroubleReported ? ", trouble reported to the centre" : ""
+        guard let since = state.buttonLostSince else {
+            return device + (state.buttonTroubleReported ? reported : "")
+        }
+        return "lost for \(Self.seconds(now - since))\(reported) (\(device))"
     }
 
     /// The core's state, for tests and diagnostics.

@@ -21,6 +21,7 @@ public struct SimControl: Sendable {
     public static let usage = """
         press [HOLD]                 press the button (and release after HOLD, e.g. 2.5s)
         release                      release the button
+        button-lost | button-restored   the button's device vanishes / comes back (state read back on return)
         fix LAT LON [ACCURACY]       pin the receiver to a position
         drop-fix | restore-fix       the receiver loses / regains its fix
         network home|roaming|searching|denied|not-registered [emergency]
@@ -61,6 +62,12 @@ public struct SimControl: Sendable {
         case "release":
             try need(world.button, "button").release()
             return "button released"
+        case "button-lost":
+            try need(world.button, "button").loseDevice()
+            return "button device removed"
+        case "button-restored":
+            try need(world.button, "button").restoreDevice()
+            return "button device back"
         case "fix":
             guard rest.count >= 2, let lat = Double(rest[0]), let lon = Double(rest[1]),
                   (-90...90).contains(lat), (-180...180).contains(lon) else {
