@@ -58,7 +58,8 @@ extension Transition {
             }
         case .available:
             guard state.buttonLostSince != nil || state.buttonTroubleReported else { return }
-            if state.buttonLostSince != nil { effects.append(.cancelTimer(.buttonTrouble)) }
+            // The watch runs only while lost and not yet reported.
+            if state.buttonLostSince != nil, !state.buttonTroubleReported { effects.append(.cancelTimer(.buttonTrouble)) }
             state.buttonLostSince = nil
             if state.buttonTroubleReported {
                 state.buttonTroubleReported = false
