@@ -66,6 +66,7 @@ struct Transition {
             }
         case .receiverTimeHealth(let ok): receiverTimeChecked(ok)
         case .provisioningRefused: queueReport(.provisioningTamper)
+        case .buttonHealth(let health): buttonHealthChanged(health)
         case .started:
             if let interval = settings.periodicTestInterval { effects.append(.startTimer(.periodicTest, after: interval)) }
             effects.append(.startTimer(.gnssTrouble, after: settings.gnssTroubleAfter))
@@ -103,20 +104,39 @@ struct Transition {
                 queueReport(.modemTrouble)
             }
         case .gnssTrouble: gnssWatchFired()
+        case .buttonTrouble: buttonWatchFired()
         case .periodicTest:
             queueReport(.periodicTest)
             if let interval = settings.periodicTestInterval { effects.append(.startTimer(.periodicTest, after: interval)) }
         }
     }
 
+    /// Announces its outcome before acting, so the command's record precedes what it caused (e.g. "alarm ended").
     mutating func centreCommand(_ command: CentreCommand) {
-        if let target = command.alarmNumber, target != state.activeAlarm?.number { return }
+        func outcome(_ outcome: CentreCommandOutcome) { effects.append(.announce(.centreCommand(command, outcome))) }
+        let active = state.activeAlarm?.number
+        if let target = command.alarmNumber, target != active {
+            outcome(.notTheActiveAlarm(active: active))
+            return
+        }
         switch command.action {
-        case .endAlarm: endAlarm(.centreEnded)
+        case .endAlarm:
+            guard active != nil else { return outcome(.noActiveAlarm) }
+            outcome(.actedOn)
+            endAlarm(.centreEnded)
         case .positionNow:
-            if state.lastFix != nil || state.network.status.cell != nil { queueReport(.positionUpdate) }
-        case .selfTest: queueReport(.periodicTest)
-        case .callBack: callBack(number: command.argument ?? 1)
+            guard state.lastFix != nil || state.network.status.cell != nil else { return outcome(.noPositionKnown) }
+            outcome(.actedOn)
+            queueReport(.positionUpdate)
+        case .selfTest:
+            outcome(.actedOn)
+            queueReport(.periodicTest)
+        case .callBack:
+            let position = command.argument ?? 1
+            guard state.call == nil else { return outcome(.callInProgress) }
+            guard position >= 1, position <= settings.centreNumbers.count else { return outcome(.noSuchCentreNumber) }
+            outcome(.actedOn)
+            callBack(number: position)
         }
     }
 

@@ -94,7 +94,8 @@ extension Transition {
     /// The centre asked (authenticated) to be called for a listen-in. During an alarm this is the alarm's own call
     /// (redialled if it drops); outside one it is a single attempt. Never while a call is up.
     mutating func callBack(number position: Int) {
-        guard state.call == nil, (1...settings.centreNumbers.count).contains(position) else { return }
+        // Not `1...count`: a board without centre numbers would make that range trap.
+        guard state.call == nil, position >= 1, position <= settings.centreNumbers.count else { return }
         if var alarm {
             alarm.nextNumberIndex = position - 1
             alarm.centreHungUp = false

@@ -21,6 +21,9 @@ public struct DurableState: Sendable, Hashable, Codable {
     public var batteryCriticalReported: Bool
     public var modemTroubleReported: Bool
     public var gnssTroubleReported: Bool
+    /// Optional: journals written before the button was supervised do not have it (absent: not reported). Kept so
+    /// that a restart after a trouble report still reports the restore once the button opens.
+    public var buttonTroubleReported: Bool? = nil
 
     /// Every instant moved by `offset` (from the monotonic timeline it was saved on to the current one).
     public func rebased(by offset: Duration) -> DurableState {
@@ -48,7 +51,7 @@ extension AlarmState {
                             nextSequence: nextSequence, nextReportOrder: nextReportOrder, nextOutgoingCall: nextOutgoingCall,
                             alarmsRaised: alarmsRaised, counters: counters, batteryLowReported: batteryLowReported,
                             batteryCriticalReported: batteryCriticalReported, modemTroubleReported: modemTroubleReported,
-                            gnssTroubleReported: gnssTroubleReported)
+                            gnssTroubleReported: gnssTroubleReported, buttonTroubleReported: buttonTroubleReported)
     }
 }
 
@@ -69,6 +72,7 @@ extension Transition {
         state.batteryCriticalReported = saved.batteryCriticalReported
         state.modemTroubleReported = saved.modemTroubleReported
         state.gnssTroubleReported = saved.gnssTroubleReported
+        state.buttonTroubleReported = saved.buttonTroubleReported ?? false
         switch saved.mode {
         case .idle:
             break

@@ -40,6 +40,24 @@ public enum Milestone: Sendable, Hashable, Codable {
     case centreHungUp
     case alarmEnded(AlarmEndReason)
     case triggerIgnored
+    /// What became of a centre command: exactly one per command, so the timeline never shows an ignored
+    /// command as if it had been carried out.
+    case centreCommand(CentreCommand, CentreCommandOutcome)
+}
+
+/// What the core did with an (already authenticated) centre command.
+public enum CentreCommandOutcome: Sendable, Hashable, Codable {
+    case actedOn
+    /// The command names an alarm that is not the active one; `active` is the one that is (nil: none).
+    case notTheActiveAlarm(active: Int?)
+    /// An end without an alarm number (a link that cannot say) while no alarm is active.
+    case noActiveAlarm
+    /// A call-back while a call is up: the call in progress is not disturbed.
+    case callInProgress
+    /// A call-back to a centre number the board does not have.
+    case noSuchCentreNumber
+    /// A position request with neither a fix nor a serving cell to report.
+    case noPositionKnown
 }
 
 /// What the runtime is asked to do. Effects are executed in order, without waiting for results:

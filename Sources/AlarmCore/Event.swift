@@ -3,6 +3,14 @@ public enum ButtonEdge: String, Sendable, Hashable, Codable {
     case released
 }
 
+/// Whether the button's device is there to be read. While it is lost no press can reach the core.
+public enum ButtonHealth: String, Sendable, Hashable, Codable {
+    /// Opened (or reopened) and its current state read.
+    case available
+    /// Vanished (unplugged, driver gone); the backend keeps reopening it.
+    case lost
+}
+
 /// A command from the receiving centre, already authenticated by the link that carried them.
 public struct CentreCommand: Sendable, Hashable, Codable {
     public enum Action: String, Sendable, Hashable, Codable {
@@ -68,6 +76,8 @@ public enum Input: Sendable, Hashable {
     /// The provisioning bundle on the card was refused at start and the device runs on the last one it verified.
     /// The runtime posts it once per process; the core reports tamper to the centre.
     case provisioningRefused
+    /// The button backend's device came or went (a backend that cannot lose its device never says).
+    case buttonHealth(ButtonHealth)
 }
 
 public struct Event: Sendable, Hashable {
@@ -97,6 +107,8 @@ public enum TimerID: Sendable, Hashable, Codable, CustomStringConvertible {
     case periodicTest
     case modemTrouble
     case gnssTrouble
+    /// The button's device has been gone for `buttonTroubleAfter`.
+    case buttonTrouble
 
     public var description: String {
         switch self {
@@ -115,6 +127,7 @@ public enum TimerID: Sendable, Hashable, Codable, CustomStringConvertible {
         case .periodicTest: "periodic-test"
         case .modemTrouble: "modem-trouble"
         case .gnssTrouble: "gnss-trouble"
+        case .buttonTrouble: "button-trouble"
         }
     }
 }

@@ -34,13 +34,17 @@ public enum ReportKind: String, Sendable, Hashable, Codable {
     /// The provisioning bundle on the card was refused (altered, foreign, older, missing): someone tried to change
     /// where alarms go; the device runs on the last bundle it verified. Once per start, by SMS too.
     case provisioningTamper = "provisioning-tamper"
+    /// The button's device has been gone for `buttonTroubleAfter`: the wearer cannot raise an alarm.
+    case buttonTrouble = "button-trouble"
+    case buttonRestored = "button-restored"
 
     /// Goes by SMS too when IP cannot carry it in time.
     public var mustArrive: Bool {
         switch self {
         case .alarm, .cancelRequested, .emergencyCallPlaced, .trackingEnded, .batteryCritical, .provisioningTamper: true
         case .positionUpdate, .periodicTest, .batteryLow, .batteryRestored, .modemTrouble, .modemRestored, .gnssTrouble,
-             .gnssRestored, .storageTrouble, .storageRestored, .microphoneTrouble, .microphoneRestored, .gnssTimeTrouble: false
+             .gnssRestored, .storageTrouble, .storageRestored, .microphoneTrouble, .microphoneRestored, .gnssTimeTrouble,
+             .buttonTrouble, .buttonRestored: false
         }
     }
 
@@ -50,7 +54,7 @@ public enum ReportKind: String, Sendable, Hashable, Codable {
         case .alarm, .positionUpdate, .cancelRequested, .emergencyCallPlaced, .trackingEnded: true
         case .periodicTest, .batteryLow, .batteryRestored, .batteryCritical, .modemTrouble, .modemRestored, .gnssTrouble,
              .gnssRestored, .storageTrouble, .storageRestored, .microphoneTrouble, .microphoneRestored, .gnssTimeTrouble,
-             .provisioningTamper: false
+             .provisioningTamper, .buttonTrouble, .buttonRestored: false
         }
     }
 }
@@ -70,9 +74,12 @@ public struct Report: Sendable, Hashable, Codable {
     /// Up to two earlier reported positions, newest first, so the centre sees the direction of travel.
     public var previousPositions: [Fix]
     public var cell: CellInfo?
+    /// The button's health when a test report (periodic or on the centre's request) was decided; nil on every
+    /// other report.
+    public var button: ButtonHealth?
 
     public init(sequence: Int, kind: ReportKind, alarmNumber: Int, position: Fix?, positionAge: Duration?,
-                previousPositions: [Fix], cell: CellInfo?) {
+                previousPositions: [Fix], cell: CellInfo?, button: ButtonHealth? = nil) {
         self.sequence = sequence
         self.kind = kind
         self.alarmNumber = alarmNumber
@@ -80,6 +87,7 @@ public struct Report: Sendable, Hashable, Codable {
         self.positionAge = positionAge
         self.previousPositions = previousPositions
         self.cell = cell
+        self.button = button
     }
 
     /// Position updates are superseded by newer ones; everything else must arrive.

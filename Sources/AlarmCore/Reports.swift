@@ -30,7 +30,8 @@ extension Transition {
         }
         let report = Report(sequence: sequence, kind: kind, alarmNumber: state.activeAlarm?.number ?? state.alarmsRaised,
                             position: best?.fix, positionAge: best?.age,
-                            previousPositions: previous, cell: state.network.status.cell)
+                            previousPositions: previous, cell: state.network.status.cell,
+                            button: kind == .periodicTest ? (state.buttonLostSince == nil ? .available : .lost) : nil)
         if kind == .positionUpdate { dropSupersededUpdates() }
         state.nextReportOrder += 1
         state.outbox[sequence] = PendingReport(report: report, attempts: 1, order: state.nextReportOrder)

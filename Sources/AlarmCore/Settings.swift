@@ -47,6 +47,9 @@ public struct AlarmSettings: Sendable, Hashable, Codable {
     public var modemTroubleAfter: Duration = .seconds(180)
     /// No GNSS fix this long is reported (informative: indoors looks the same as a fault).
     public var gnssTroubleAfter: Duration = .seconds(6 * 3600)
+    /// The button's device gone this long is device trouble. Shorter outages (a reopen after a glitch, which the
+    /// backend retries from 0.5 s on) are not reported: the wearer could not have pressed in vain for long.
+    public var buttonTroubleAfter: Duration = .seconds(5)
 
     /// Off unless a board enables it.
     public var cancelGesture: CancelGesture? = nil

@@ -29,6 +29,9 @@ public struct AlarmState: Sendable, Hashable {
     public var gnssTroubleReported = false
     public var storageTroubleReported = false
     public var microphoneTroubleReported = false
+    /// Since when the button's device has been gone (nil: available, or never said otherwise).
+    public var buttonLostSince: Instant?
+    public var buttonTroubleReported = false
 
     public init() {}
 

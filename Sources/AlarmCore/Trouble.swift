@@ -43,3 +43,34 @@ extension Transition {
         queueReport(.gnssTrouble)
     }
 }
+
+extension Transition {
+    /// A lost button is trouble only after `buttonTroubleAfter`: the backend reopens a vanished device from 0.5 s on,
+    /// and a glitch it recovers from within the grace is nothing the centre can act on. The restore is reported only
+    /// after a trouble report.
+    mutating func buttonHealthChanged(_ health: ButtonHealth) {
+        switch health {
+        case .lost:
+            guard state.buttonLostSince == nil else { return }
+            state.buttonLostSince = now
+            if !state.buttonTroubleReported {
+                effects.append(.startTimer(.buttonTrouble, after: settings.buttonTroubleAfter))
+            }
+        case .available:
+            guard state.buttonLostSince != nil || state.buttonTroubleReported else { return }
+            // The watch runs only while lost and not yet reported.
+            if state.buttonLostSince != nil, !state.buttonTroubleReported { effects.append(.cancelTimer(.buttonTrouble)) }
+            state.buttonLostSince = nil
+            if state.buttonTroubleReported {
+                state.buttonTroubleReported = false
+                queueReport(.buttonRestored)
+            }
+        }
+    }
+
+    mutating func buttonWatchFired() {
+        guard state.buttonLostSince != nil, !state.buttonTroubleReported else { return }
+        state.buttonTroubleReported = true
+        queueReport(.buttonTrouble)
+    }
+}

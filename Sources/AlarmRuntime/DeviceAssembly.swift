@@ -273,7 +273,9 @@ public enum DeviceAssembly {
         runtime.attachTimeStatus { utc.statusLines() }
         if let smsKey, let driver = modem.driver {
             let gate = SMSCommandGate(deviceID: board.deviceID, key: smsKey, centreNumbers: board.alarm.centreNumbers,
-                                      store: recordStore, logger: logger) { command in runtime.post(.centre(command)) }
+                                      store: recordStore, logger: logger, refused: { runtime.centreCommandRefused($0) }) { command in
+                runtime.post(.centre(command))
+            }
             driver.onIncomingSMS { sender, text in gate.received(from: sender, text: text) }
         }
         var afterStart = modem.afterStart

@@ -50,6 +50,8 @@ public final class DeviceRuntime: Sendable {
         var reportsTransmitted = 0
         var linkState = "unknown"
         var dataPath = "unsupervised"
+        /// The button backend's last word on its device ("not supervised" for a backend that cannot say).
+        var buttonDevice = "not supervised"
         var bootedAt: Instant = .origin
         var started = false
         var persistedSequence = 0
@@ -149,7 +151,12 @@ public final class DeviceRuntime: Sendable {
             attempt("power monitor") { () throws(HALError) in try power.start { [self] status in post(.power(status)) } }
         }
         attempt("button") { () throws(HALError) in
-            try backends.button.start { [self] edge, at in post(.button(edge), at: at) }
+            let edges: @Sendable (ButtonEdge, Instant) -> Void = { [self] edge, at in post(.button(edge), at: at) }
+            if let supervised = backends.button as? any SupervisedButtonInput {
+                try supervised.start(edges) { [self] health, at in buttonHealthChanged(health, at: at) }
+            } else {
+                try backends.button.start(edges)
+            }
         }
         // Evidence needs the seconds before the press: the microphone runs from the start.
         if backends.evidence != nil { startMicrophone() }
@@ -351,6 +358,26 @@ public final class DeviceRuntime: Sendable {
         case .linkDown(let kind):
             inner.withLock { $0.linkState = "down (\(kind.rawValue))" }
             publish(.device, "report link down: \(kind.rawValue)")
+        }
+    }
+
+    /// The button backend's word on its device: the timeline and log say what happened, the core decides whether
+    /// it is trouble (after its grace), status shows it.
+    private func buttonHealthChanged(_ health: ButtonDeviceHealth, at instant: Instant) {
+        switch health {
+        case .opened:
+            inner.withLock { $0.buttonDevice = "ok" }
+            post(.buttonHealth(.available), at: instant)
+        case .lost(let reason):
+            inner.withLock { $0.buttonDevice = "lost (\(reason)), reopening" }
+            publish(.device, "button device lost (\(reason)); reopening")
+            logger.warning("button device lost", metadata: ["reason": "\(reason)"])
+            post(.buttonHealth(.lost), at: instant)
+        case .reopened:
+            inner.withLock { $0.buttonDevice = "ok (reopened)" }
+            publish(.device, "button device reopened")
+            logger.notice("button device reopened")
+            post(.buttonHealth(.available), at: instant)
         }
     }
 
@@ -588,7 +615,37 @@ public final class DeviceRuntime: Sendable {
             logger.notice("alarm ended", metadata: ["reason": "\(reason.rawValue)"])
         case .triggerIgnored:
             publish(.notice, "hold during an active alarm ignored")
+        case .centreCommand(let command, let outcome):
+            let target = command.alarmNumber.map { " for alarm #\($0)" } ?? ""
+            let what = "centre command \(command.action.rawValue)\(target)"
+            switch outcome {
+            case .actedOn:
+                publish(.command, "\(what): acted on")
+                logger.notice("centre command acted on", metadata: ["command": "\(command.action.rawValue)"])
+            default:
+                let why = Self.reason(outcome, command)
+                publish(.command, "\(what) ignored: \(why)")
+                logger.notice("centre command ignored", metadata: ["command": "\(command.action.rawValue)", "reason": "\(why)"])
+            }
         }
+    }
+
+    static func reason(_ outcome: CentreCommandOutcome, _ command: CentreCommand) -> String {
+        switch outcome {
+        case .actedOn: "acted on"
+        case .notTheActiveAlarm(let active):
+            "alarm #\(command.alarmNumber ?? 0) is not the active alarm (\(active.map { "#\($0)" } ?? "none is active"))"
+        case .noActiveAlarm: "no alarm is active"
+        case .callInProgress: "a call is in progress"
+        case .noSuchCentreNumber: "no centre number \(command.argument ?? 1)"
+        case .noPositionKnown: "no position or cell known"
+        }
+    }
+
+    /// A centre command the runtime refused before the core saw it (wrong sender, bad MAC, replayed, malformed,
+    /// counter not persisted): one timeline record, as for a command the core handled.
+    public func centreCommandRefused(_ reason: String) {
+        publish(.command, "centre command refused: \(reason)")
     }
 
     // MARK: Timeline

@@ -38,6 +38,9 @@ extension DeviceRuntime {
             }())
         case .storageHealth, .microphoneHealth, .receiverTimeHealth, .provisioningRefused:
             break
+        case .buttonHealth:
+            // The runtime said what the backend reported when it arrived; trouble reports show as reports.
+            break
         case .dataPath(let path):
             if before.network.data != path {
                 publish(.network, "data path \(path.rawValue)")
@@ -83,9 +86,9 @@ extension DeviceRuntime {
             }
         case .sms(let sequence, let accepted):
             publish(.sms, "fallback SMS for report #\(sequence) \(accepted ? "accepted by the network" : "refused")")
-        case .centre(let command):
-            let target = command.alarmNumber.map { " for alarm #\($0)" } ?? ""
-            publish(.command, "centre command: \(command.action.rawValue)\(target)")
+        case .centre:
+            // The core announces what it did with the command (`Milestone.centreCommand`): one record, after the fact.
+            break
         case .power(let status):
             if before.power?.charging != status.charging || before.power == nil {
                 publish(.device, "battery \(status.batteryPercent)%\(status.charging ? ", charging" : "")")

@@ -56,6 +56,9 @@ public struct RuntimeStatus: Sendable, Codable, Hashable {
     /// This firmware's version and the provisioning bundle it runs on (the periodic test carries both).
     public var firmware: String = Firmware.version
     public var provisioning: String? = nil
+    /// The button's device: "ok", "lost for 7.0 s (trouble reported)", or "not supervised" for a backend that
+    /// cannot say. Nil from a daemon that predates button supervision.
+    public var button: String? = nil
 }
 
 /// The UTC clock's status lines, per runtime (the runtime itself does not own the clock: DeviceAssembly builds it).
@@ -115,7 +118,17 @@ extension DeviceRuntime {
         status.reportsTransmitted = inner.withLock { $0.reportsTransmitted }
         status.time = timeStatusLines
         status.provisioning = identity.provisioning
+        status.button = buttonStatus(now: now)
         return status
+    }
+
+    func buttonStatus(now: Instant) -> String {
+        let (state, device) = inner.withLock { ($0.state, $0.buttonDevice) }
+        let reported = state.buttonTroubleReported ? ", trouble reported to the centre" : ""
+        guard let since = state.buttonLostSince else {
+            return device + (state.buttonTroubleReported ? reported : "")
+        }
+        return "lost for \(Self.seconds(now - since))\(reported) (\(device))"
     }
 
     /// The core's state, for tests and diagnostics.

@@ -46,17 +46,24 @@ final class MirroredOutputLine: OutputLine {
     var isActive: Bool { level.withLock { $0 } }
 }
 
-/// Passes button edges on and remembers whether the button is held.
-final class MirroredButton: ButtonInput {
+/// Passes button edges (and the wrapped button's health, when it is supervised) on and remembers whether the button
+/// is held.
+final class MirroredButton: SupervisedButtonInput {
     let inner: any ButtonInput
     private let held = Mutex(false)
 
     init(_ inner: any ButtonInput) { self.inner = inner }
 
-    func start(_ edges: @escaping @Sendable (ButtonEdge, Instant) -> Void) throws(HALError) {
-        try inner.start { [self] edge, instant in
+    func start(_ edges: @escaping @Sendable (ButtonEdge, Instant) -> Void,
+               health: @escaping @Sendable (ButtonDeviceHealth, Instant) -> Void) throws(HALError) {
+        let mirrored: @Sendable (ButtonEdge, Instant) -> Void = { [self] edge, instant in
             self.held.withLock { $0 = edge == .pressed }
             edges(edge, instant)
+        }
+        if let supervised = inner as? any SupervisedButtonInput {
+            try supervised.start(mirrored, health: health)
+        } else {
+            try inner.start(mirrored)
         }
     }
 

@@ -37,6 +37,12 @@ public struct SimControl: Sendable {
         case "release":
             try need(world.button, "button").release()
             return "button released"
+        case "button-lost":
+            try need(world.button, "button").loseDevice()
+            return "button device removed"
+        case "button-restored":
+            try need(world.button, "button").restoreDevice()
+            return "button device back"
         case "fix":
             guard rest.count >= 2, let lat = Double(rest[0]), let lon = Double(rest[1]),
                   (-90...90).contains(lat), (-180...180).contains(lon) else {

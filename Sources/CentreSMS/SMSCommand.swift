@@ -41,6 +41,8 @@ public struct SMSCommand: Sendable, Hashable {
         case otherDevice
         case badMAC
         case replayed(counter: UInt64, last: UInt64)
+        /// Authentic, but `END` without the alarm it ends: it would end whatever alarm happens to be active.
+        case endWithoutAlarmNumber
 
         public var description: String {
             switch self {
@@ -49,9 +51,13 @@ public struct SMSCommand: Sendable, Hashable {
             case .otherDevice: "command for another device"
             case .badMAC: "command not authentic (bad MAC)"
             case .replayed(let counter, let last): "replayed or stale command (counter \(counter), last accepted \(last))"
+            case .endWithoutAlarmNumber: "END without an alarm number"
             }
         }
     }
+
+    /// The length of the MAC on the wire: the first 16 bytes of the HMAC.
+    public static let macLength = 16
 
     var signedText: String {
         "\(Self.tag) \(deviceID) \(counter) \(verb.rawValue)" + (argument.map { " \($0)" } ?? "")
@@ -60,7 +66,7 @@ public struct SMSCommand: Sendable, Hashable {
     /// The SMS text, as the centre sends it.
     public func text(key: SMSKey) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Array(signedText.utf8), using: key.commands)
-        return signedText + " " + Data(Array(mac).prefix(16)).base64EncodedString()
+        return signedText + " " + Data(Array(mac).prefix(Self.macLength)).base64EncodedString()
     }
 
     /// Checks a received text for this device: authentic, for us, newer than `lastCounter`.
@@ -73,15 +79,24 @@ public struct SMSCommand: Sendable, Hashable {
         } catch {
             throw .malformed
         }
+        return try verify(parsed, deviceID: deviceID, key: key, lastCounter: lastCounter)
+    }
+
+    /// The checks on a parsed command. The MAC's length is checked here, not left to the parser: comparing over
+    /// `zip` of a shorter MAC would accept a truncated (or empty) one.
+    public static func verify(_ parsed: SMSCommandText, deviceID: String, key: SMSKey, lastCounter: UInt64) throws(Rejection) -> SMSCommand {
         guard let verb = Verb(rawValue: parsed.verb) else { throw .malformed }
         let command = SMSCommand(deviceID: parsed.deviceID, counter: parsed.counter, verb: verb, argument: parsed.argument)
-        let expected = Array(HMAC<SHA256>.authenticationCode(for: Array(command.signedText.utf8), using: key.commands)).prefix(16)
+        let expected = Array(HMAC<SHA256>.authenticationCode(for: Array(command.signedText.utf8), using: key.commands)).prefix(macLength)
+        guard parsed.mac.count == macLength else { throw .badMAC }
         // Constant time: the comparison must not tell a forger how many bytes were right.
         var difference: UInt8 = 0
         for (a, b) in zip(expected, parsed.mac) { difference |= a ^ b }
         guard difference == 0 else { throw .badMAC }
         guard command.deviceID == deviceID else { throw .otherDevice }
         guard parsed.counter > lastCounter else { throw .replayed(counter: parsed.counter, last: lastCounter) }
+        // After the MAC and the counter: only an authentic, fresh command learns what was wrong with it.
+        if verb == .endAlarm, parsed.argument == nil { throw .endWithoutAlarmNumber }
         return command
     }
 }

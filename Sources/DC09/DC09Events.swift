@@ -39,6 +39,12 @@ public struct DC09EventCode: Sendable, Hashable {
     /// System peripheral trouble: the microphone self-test failed.
     public static let microphoneTrouble = DC09EventCode(sia: "YX", contactIDQualifier: 1, contactIDEvent: 330)
     public static let microphoneRestored = DC09EventCode(sia: "YZ", contactIDQualifier: 3, contactIDEvent: 330)
+    /// The button's device is gone: Contact ID 331 ("polling loop open": the link to an input device is broken),
+    /// which receivers map to `YX`/`YZ` like the other device troubles, under its own event number so that a
+    /// Contact ID receiver tells it from GNSS (380), storage (300) and microphone (330) trouble; in SIA-DCS the text
+    /// block's `kind=button-trouble` does.
+    public static let buttonTrouble = DC09EventCode(sia: "YX", contactIDQualifier: 1, contactIDEvent: 331)
+    public static let buttonRestored = DC09EventCode(sia: "YZ", contactIDQualifier: 3, contactIDEvent: 331)
     /// Service required: the GNSS receiver's date is wrong (sensor trouble; `kind=gnss-time-trouble` in the text block
     /// tells it from a missing fix).
     public static let gnssTimeTrouble = DC09EventCode(sia: "YX", contactIDQualifier: 1, contactIDEvent: 380)
@@ -66,6 +72,8 @@ public struct DC09EventCode: Sendable, Hashable {
         case .microphoneRestored: .microphoneRestored
         case .gnssTimeTrouble: .gnssTimeTrouble
         case .provisioningTamper: .provisioningTamper
+        case .buttonTrouble: .buttonTrouble
+        case .buttonRestored: .buttonRestored
         }
     }
 }
@@ -129,6 +137,7 @@ public struct DC09Composer: Sendable {
         if let cell = report.cell {
             fields.append("cell=\(cell.mcc)-\(cell.mnc)-\(String(cell.areaCode, radix: 16, uppercase: true))-\(String(cell.cellID, radix: 16, uppercase: true))-\(cell.accessTechnology)")
         }
+        if let button = report.button { fields.append("btn=\(button == .available ? "ok" : "lost")") }
         if let battery { fields.append("bat=\(battery)") }
         if let signal { fields.append("sig=\(signal)") }
         if report.kind == .periodicTest { fields += identity }

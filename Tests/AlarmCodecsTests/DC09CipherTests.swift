@@ -76,11 +76,29 @@ import Testing
         for block in message.extended where block.first == "X" || block.first == "Y" { #expect(block.count - 1 <= 12) }
     }
 
+    @Test func aTestReportSaysWhetherTheButtonWorks() {
+        let composer = DC09Composer(account: account, format: .siaDCS, deviceID: "BE-1")
+        var test = report(.periodicTest)
+        test.button = .lost
+        #expect(composer.message(for: test, now: now).extended.last?.contains(";btn=lost") == true)
+        test.button = .available
+        #expect(composer.message(for: test, now: now).extended.last?.contains(";btn=ok") == true)
+        #expect(composer.message(for: report(.alarm), now: now).extended.last?.contains("btn=") == false)
+    }
+
+    @Test func buttonTroubleHasItsOwnContactIDEventAmongTheYXTroubles() {
+        let others: [ReportKind] = [.gnssTrouble, .storageTrouble, .microphoneTrouble]
+        let button = DC09EventCode.code(for: .buttonTrouble)
+        #expect(button.sia == "YX")
+        #expect(!others.map { DC09EventCode.code(for: $0).contactIDEvent }.contains(button.contactIDEvent))
+    }
+
     @Test(arguments: [(ReportKind.alarm, "HA", "1122"), (.positionUpdate, "HS", "1122"), (.cancelRequested, "OC", "1406"),
                       (.trackingEnded, "HH", "3122"), (.emergencyCallPlaced, "QA", "1101"),
                       (.periodicTest, "RP", "1602"), (.batteryLow, "YT", "1302"), (.batteryRestored, "YR", "3302"),
                       (.batteryCritical, "YM", "1311"), (.modemTrouble, "YC", "1350"), (.modemRestored, "YK", "3350"),
-                      (.gnssTrouble, "YX", "1380"), (.gnssRestored, "YZ", "3380")])
+                      (.gnssTrouble, "YX", "1380"), (.gnssRestored, "YZ", "3380"),
+                      (.buttonTrouble, "YX", "1331"), (.buttonRestored, "YZ", "3331")])
     func everyKindHasACode(kind: ReportKind, siaCode: String, contactID: String) {
         let sia = DC09Composer(account: account, format: .siaDCS, deviceID: "BE-1").message(for: report(kind), now: now)
         #expect(sia.kind == .siaDCS)

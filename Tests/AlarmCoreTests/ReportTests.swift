@@ -153,7 +153,7 @@ import Testing
         let call = try #require(h.currentCall)
         let effects = h.send(.centre(.endAlarm))
         #expect(effects.contains(.hangUp(call)))
-        #expect(effects.milestones == [.alarmEnded(.centreEnded)])
+        #expect(effects.milestones == [.centreCommand(.endAlarm, .actedOn), .alarmEnded(.centreEnded)])
         #expect(h.advance(.seconds(120)).dialled.isEmpty)
     }
 

@@ -42,7 +42,9 @@ import Testing
         let fd = FileDescriptor(rawValue: pipe.readEnd)
         try fd.setNonBlocking()
         let button = try InputEventButton(path: "test-pipe", keyCode: Self.key, clock: harness.clock, logger: harness.log.logger,
-                                          open: { () throws(Errno) in fd }, status: { harness.statuses.append($0) })
+                                          open: { () throws(Errno) in fd },
+                                          // A pipe has no key state (EVIOCGKEY): this stands in for a key that is up.
+                                          keyIsDown: { _, _ in false }, status: { harness.statuses.append($0) })
         try button.start { edge, at in harness.edges.append(Edge(edge: edge, at: at)) }
         return button
     }

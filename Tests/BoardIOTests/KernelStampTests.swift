@@ -42,6 +42,8 @@ import Testing
         }
         let button = try InputEventButton(path: "test-pipe", keyCode: Self.key, clock: harness.clock, logger: harness.log.logger,
                                           open: { () throws(Errno) in fd }, useMonotonicClock: useMonotonic,
+                                          // A pipe has no key state (EVIOCGKEY): this stands in for a key that is up.
+                                          keyIsDown: { _, _ in false },
                                           kernelClocks: .following(harness.clock), status: { harness.statuses.append($0) })
         try button.start { edge, at in harness.edges.append(Edge(edge: edge, at: at)) }
         return button

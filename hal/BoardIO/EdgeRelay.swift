@@ -24,4 +24,17 @@ final class EdgeRelay: Sendable {
         }
         sink?(edge, time)
     }
+
+    /// The device's state as read after a (re)open: an edge, stamped with the time of the read, only if it differs
+    /// from the last edge delivered (before any, the button counts as released). A release missed while the device
+    /// was gone is delivered, so the next press is not dropped as a repeat; a press missed is delivered, so the
+    /// core times its hold; a press held across the outage stays the press already delivered.
+    func reconcile(_ current: ButtonEdge, at time: Instant) {
+        let sink = state.withLock { state -> (@Sendable (ButtonEdge, Instant) -> Void)? in
+            guard (state.last ?? .released) != current else { return nil }
+            state.last = current
+            return state.sink
+        }
+        sink?(current, time)
+    }
 }

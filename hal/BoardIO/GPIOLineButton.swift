@@ -12,7 +12,11 @@ import Synchronization
 /// press. Accepted edges carry the kernel's timestamp of the raw edge that began the accepted level
 /// (`gpio_v2_line_event.timestamp_ns`, CLOCK_MONOTONIC: the request never asks for another event clock), so
 /// neither the debounce nor a late read shifts them.
-public final class GPIOLineButton: ButtonInput {
+///
+/// Supervised: every open reports the device's health and reads the line's level
+/// (GPIO_V2_LINE_GET_VALUES_IOCTL); an edge missed while the device was gone is delivered, stamped with the time of
+/// that read (`EdgeRelay.reconcile`).
+public final class GPIOLineButton: SupervisedButtonInput {
     public struct Settings: Sendable, Equatable {
         public var chip: String
         public var line: UInt32
@@ -37,6 +41,7 @@ public final class GPIOLineButton: ButtonInput {
     private let reader: RecordStreamReader
     private let relay = EdgeRelay()
     private let stage: DebounceStage
+    private let supervision: ButtonSupervision
 
     public convenience init(settings: Settings, clock: any Clock, logger: Logger) throws(HALError) {
         let kernelDebounce = KernelDebounceFallback(logger: logger)
@@ -54,6 +59,8 @@ public final class GPIOLineButton: ButtonInput {
          kernelClocks: KernelClocks = .system,
          status: @escaping @Sendable (RecordStreamReader.Status) -> Void = { _ in }) throws(HALError) {
         self.settings = settings
+        let supervision = ButtonSupervision(clock: clock)
+        self.supervision = supervision
         let stage = DebounceStage(period: settings.debounce, timeline: KernelTimeline(clock: clock, kernel: kernelClocks),
                                   relay: relay)
         self.stage = stage
@@ -62,17 +69,20 @@ public final class GPIOLineButton: ButtonInput {
             clock: clock, logger: logger,
             open: { () throws(Errno) in
                 let fd = try open()
+                supervision.opened()
                 stage.restart(readLevel: level(fd))
                 return fd
             },
             records: { records in stage.observe(records.compactMap(LineEvent.init(record:))) },
-            status: status)
+            status: { supervision.observe($0); status($0) })
     }
 
     deinit { reader.stop() }
 
-    public func start(_ edges: @escaping @Sendable (ButtonEdge, Instant) -> Void) throws(HALError) {
+    public func start(_ edges: @escaping @Sendable (ButtonEdge, Instant) -> Void,
+                      health: @escaping @Sendable (ButtonDeviceHealth, Instant) -> Void) throws(HALError) {
         relay.connect(edges)
+        supervision.connect(health)
         try reader.start()
     }
 
@@ -104,19 +114,17 @@ private final class DebounceStage: Sendable {
         state = Mutex(State(debouncer: Debouncer(period: period)))
     }
 
-    /// A (re)opened line starts from its read level: a press held across a reopen is not a new press, but a
-    /// release that happened while the device was gone is delivered (stamped when found: no event says when).
+    /// A (re)opened line starts from its read level, and the relay delivers an edge if that level differs from the
+    /// last edge delivered (stamped when found: no event says when it changed). A level that cannot be read keeps
+    /// the debouncer's.
     func restart(readLevel: Bool?) {
-        let released = state.withLock { state -> Bool in
+        state.withLock { state in
             state.timer?.cancel()
             state.timer = nil
             state.generation += 1
-            let active = readLevel ?? state.debouncer.accepted
-            let wasActive = state.debouncer.accepted
-            state.debouncer = Debouncer(period: state.debouncer.period, initiallyActive: active)
-            return wasActive && !active
+            state.debouncer = Debouncer(period: state.debouncer.period, initiallyActive: readLevel ?? state.debouncer.accepted)
         }
-        if released { relay.emit(.released, at: clock.now()) }
+        if let readLevel { relay.reconcile(readLevel ? .pressed : .released, at: clock.now()) }
     }
 
     func observe(_ events: [LineEvent]) {

@@ -14,12 +14,16 @@ import Synchronization
 /// event timestamps (EVIOCSCLOCKID), the timeline of the injected clock (`KernelTimeline`). A device that
 /// refuses (a very old kernel, a FIFO in a test) keeps CLOCK_REALTIME stamps, carried onto the monotonic clock
 /// by their age; said once in the log.
-public final class InputEventButton: ButtonInput {
+///
+/// Supervised: every open reports the device's health and reads the key's current state (EVIOCGKEY); an edge the
+/// reader missed while the device was gone is delivered, stamped with the time of that read (`EdgeRelay.reconcile`).
+public final class InputEventButton: SupervisedButtonInput {
     public let path: String
     public let keyCode: UInt16
 
     private let reader: RecordStreamReader
     private let relay = EdgeRelay()
+    private let supervision: ButtonSupervision
 
     public convenience init(path: String, keyCode: UInt16, clock: any Clock, logger: Logger) throws(HALError) {
         try self.init(path: path, keyCode: keyCode, clock: clock, logger: logger, open: Self.opener(path))
@@ -32,15 +36,19 @@ public final class InputEventButton: ButtonInput {
 
     /// `open`: how the device is (re)opened; tests hand in a FIFO or a pipe. `useMonotonicClock`: asks the
     /// opened device for CLOCK_MONOTONIC stamps (tests stand in for a device that accepts). `kernelClocks`:
-    /// the kernel's clocks (tests: clocks that follow the test clock).
+    /// the kernel's clocks (tests: clocks that follow the test clock). `keyIsDown`: reads whether the key is held
+    /// on the opened device (tests stand in for EVIOCGKEY, which a FIFO refuses).
     init(path: String, keyCode: UInt16, clock: any Clock, logger: Logger,
          open: @escaping RecordStreamReader.Opener,
          useMonotonicClock: @escaping @Sendable (FileDescriptor) throws(Errno) -> Void = InputDevice.useMonotonicTimestamps,
+         keyIsDown: @escaping @Sendable (FileDescriptor, UInt16) throws(Errno) -> Bool = InputDevice.isKeyDown,
          kernelClocks: KernelClocks = .system,
          status: @escaping @Sendable (RecordStreamReader.Status) -> Void = { _ in }) throws(HALError) {
         self.path = path
         self.keyCode = keyCode
         let relay = self.relay
+        let supervision = ButtonSupervision(clock: clock)
+        self.supervision = supervision
         let stamps = InputStamps(timeline: KernelTimeline(clock: clock, kernel: kernelClocks), logger: logger, path: path)
         reader = try RecordStreamReader(
             name: path, recordSize: KernelRecordSize.inputEvent, clock: clock, logger: logger,
@@ -53,6 +61,15 @@ public final class InputEventButton: ButtonInput {
                 } catch {
                     stamps.opened(monotonic: false, refusal: error)
                 }
+                supervision.opened()
+                // Read after the open: the new open file's queue only holds events from now on, so whatever
+                // happened while the device was gone is known only from its state.
+                do throws(Errno) {
+                    let down = try keyIsDown(fd, keyCode)
+                    relay.reconcile(down ? .pressed : .released, at: clock.now())
+                } catch {
+                    stamps.keyStateUnreadable(error)
+                }
                 return fd
             },
             records: { records in
@@ -61,7 +78,7 @@ public final class InputEventButton: ButtonInput {
                 guard !edges.isEmpty else { return }
                 for (edge, at) in stamps.instants(edges) { relay.emit(edge, at: at) }
             },
-            status: status)
+            status: { supervision.observe($0); status($0) })
     }
 
     deinit { reader.stop() }
@@ -75,8 +92,10 @@ public final class InputEventButton: ButtonInput {
         }
     }
 
-    public func start(_ edges: @escaping @Sendable (ButtonEdge, Instant) -> Void) throws(HALError) {
+    public func start(_ edges: @escaping @Sendable (ButtonEdge, Instant) -> Void,
+                      health: @escaping @Sendable (ButtonDeviceHealth, Instant) -> Void) throws(HALError) {
         relay.connect(edges)
+        supervision.connect(health)
         try reader.start()
     }
 
@@ -90,6 +109,7 @@ private final class InputStamps: Sendable {
         var monotonic = false
         var toldRealtime = false
         var toldDistrusted = false
+        var toldKeyStateUnreadable = false
     }
 
     private let timeline: KernelTimeline
@@ -113,6 +133,13 @@ private final class InputStamps: Sendable {
             logger.notice("the input device refused monotonic timestamps (EVIOCSCLOCKID); mapping its realtime stamps onto the monotonic clock",
                           metadata: ["device": "\(path)", "error": "\(refusal)"])
         }
+    }
+
+    /// Without the key's state a release missed during an outage is only found at the next edge; said once.
+    func keyStateUnreadable(_ error: Errno) {
+        guard state.withLock({ state in defer { state.toldKeyStateUnreadable = true }; return !state.toldKeyStateUnreadable }) else { return }
+        logger.notice("cannot read the key state (EVIOCGKEY); edges missed while the device was gone stay missed",
+                      metadata: ["device": "\(path)", "error": "\(error)"])
     }
 
     /// One read's edges with their kernel times, mapped against one reading of the clocks.

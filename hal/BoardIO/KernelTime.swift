@@ -16,6 +16,15 @@ enum DeviceControl {
         }
         if let failure { throw failure }
     }
+
+    /// For requests whose argument is a buffer (its length encoded in the request): the buffer's bytes, not the
+    /// address of an array value, go to the kernel.
+    static func ioctl(_ fd: FileDescriptor, _ request: UInt, buffer: UnsafeMutableRawBufferPointer) throws(Errno) {
+        while cboardio_ioctl(fd.rawValue, request, buffer.baseAddress) == -1 {
+            let error = Errno.current
+            if error != .interrupted { throw error }
+        }
+    }
 }
 
 /// The input subsystem's per-open settings.
@@ -25,6 +34,32 @@ enum InputDevice {
     static func useMonotonicTimestamps(_ fd: FileDescriptor) throws(Errno) {
         var clock = Int32(CLOCK_MONOTONIC)
         try DeviceControl.ioctl(fd, cboardio_eviocsclockid_ioctl(), &clock)
+    }
+
+    /// The kernel's key bitmap is an array of `unsigned long` covering codes 0...KEY_MAX.
+    static let keyBitmapWords = (Int(KEY_MAX) + UInt.bitWidth) / UInt.bitWidth
+
+    /// EVIOCGKEY: whether `key` is held down now. A pipe, a FIFO or a regular file answers ENOTTY.
+    static func isKeyDown(_ fd: FileDescriptor, key: UInt16) throws(Errno) -> Bool {
+        var bitmap = [UInt](repeating: 0, count: keyBitmapWords)
+        let failure = bitmap.withUnsafeMutableBytes { raw -> Errno? in
+            do throws(Errno) {
+                try DeviceControl.ioctl(fd, cboardio_eviocgkey_ioctl(UInt32(raw.count)), buffer: raw)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        if let failure { throw failure }
+        return isSet(key, in: bitmap)
+    }
+
+    /// The kernel's test_bit on its bitmap: word `key / bits per long`, bit `key % bits per long`, whatever the byte
+    /// order (indexing the bytes would be wrong on a big-endian machine).
+    static func isSet(_ key: UInt16, in bitmap: [UInt]) -> Bool {
+        let word = Int(key) / UInt.bitWidth
+        guard word < bitmap.count else { return false }
+        return bitmap[word] & (1 << UInt(Int(key) % UInt.bitWidth)) != 0
     }
 }
 

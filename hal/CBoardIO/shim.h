@@ -19,6 +19,9 @@ static inline unsigned long cboardio_gpio_v2_line_get_values_ioctl(void) { retur
 /// every open starts on CLOCK_REALTIME again.
 static inline unsigned long cboardio_eviocsclockid_ioctl(void) { return EVIOCSCLOCKID; }
 
+/// Reads the input device's key state: a bitmap of every key held down now (`length` bytes, KEY_MAX + 1 bits).
+static inline unsigned long cboardio_eviocgkey_ioctl(unsigned int length) { return EVIOCGKEY(length); }
+
 /// An input event's timestamp. The field is `time` (a struct timeval) on 64-bit and on 32-bit with a 32-bit
 /// time_t, `__sec`/`__usec` on 32-bit userspace with a 64-bit time_t: the header's own macros pick the right one.
 static inline long long cboardio_input_event_sec(const struct input_event *event) { return event->input_event_sec; }

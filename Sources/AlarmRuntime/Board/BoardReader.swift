@@ -332,6 +332,7 @@ enum BoardReader {
         }
         if let v = try a.duration("modemTroubleAfter", minimum: .seconds(10)) { s.modemTroubleAfter = v }
         if let v = try a.duration("gnssTroubleAfter", minimum: .seconds(60)) { s.gnssTroubleAfter = v }
+        if let v = try a.duration("buttonTroubleAfter", minimum: .seconds(1)) { s.buttonTroubleAfter = v }
         if let v = try a.integer("batteryLowPercent", in: 1...90) { s.batteryLowPercent = v }
         if let v = try a.integer("batteryCriticalPercent", in: 1...50) { s.batteryCriticalPercent = v }
         if s.batteryCriticalPercent >= s.batteryLowPercent {

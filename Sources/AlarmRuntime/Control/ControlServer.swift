@@ -208,6 +208,7 @@ public enum SimulationCommandsUsage {
     public static let text = """
         press [HOLD]                 press the button (and release after HOLD, e.g. 2.5s)
         release                      release the button
+        button-lost | button-restored   the button's device vanishes / comes back (state read back on return)
         fix LAT LON [ACCURACY]       pin the receiver to a position
         drop-fix | restore-fix       the receiver loses / regains its fix
         network home|roaming|searching|denied|not-registered [emergency]

@@ -22,6 +22,7 @@ public enum StatusText {
         } else {
             row("last fix", "none")
         }
+        if let button = s.button { row("button", button) }
         if let battery = s.batteryPercent { row("battery", "\(battery)%" + (s.charging == true ? ", charging" : "")) }
         if let call = s.call { row("call", "\(call.id) \(call.number ?? "?") \(call.connected ? "connected" : "setting up")") }
         row("data path", s.dataPath)
