@@ -120,6 +120,10 @@ OBJCOPY          ?= objcopy
 
 release: deps
 	for p in $(RELEASE_PRODUCTS); do $(SWIFT) build $(RELEASE_FLAGS) --product $$p || exit 1; done
+	@# The device build links no simulator, emulator, simulator control or Modbus (Tests/DeviceBuildTests checks the debug build).
+	@bin=$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path) && \
+	if nm --defined-only --format=just-symbols $$bin/alarmd | grep -E '^(\$$s(11SimBackends|13ModemEmulator|15AlarmSimulation|6Modbus|9SimCentre)|modbus_)' | head -3 | grep -q .; then \
+	  echo "release alarmd links simulator or Modbus code"; exit 1; fi
 	@mkdir -p $(RELEASE_DIR)
 	@bin=$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path) && \
 	for p in $(RELEASE_PRODUCTS); do \
@@ -146,6 +150,9 @@ UDEVRULESDIR ?= /etc/udev/rules.d
 STATEDIR     ?= /var/lib/stalking-alarm
 CONFIGDIR    := $(SYSCONFDIR)/stalking-alarm
 BOARD        ?=
+# The operator's public key (from `alarm-provision keygen`) and this device's signed bundle (docs/provisioning.md).
+OPERATOR_KEY ?=
+BUNDLE       ?=
 
 install:
 	@for p in $(RELEASE_PRODUCTS); do test -x $(RELEASE_DIR)/$$p || { echo "no $(RELEASE_DIR)/$$p: run 'make release' first (or copy that directory from the build machine)"; exit 1; }; done
@@ -154,6 +161,12 @@ install:
 	install -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(CONFIGDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(UDEVRULESDIR)
 	install -d -m 0700 $(DESTDIR)$(STATEDIR)
 	install -m 0755 $(addprefix $(RELEASE_DIR)/,$(RELEASE_PRODUCTS)) $(DESTDIR)$(BINDIR)/
+	@# Root-owned and read-only to the daemon (ProtectSystem=strict): the key that decides which bundles count.
+	@if [ -n "$(OPERATOR_KEY)" ]; then echo "install -m 0644 $(OPERATOR_KEY) $(DESTDIR)$(CONFIGDIR)/operator.pub"; \
+	  install -m 0644 "$(OPERATOR_KEY)" "$(DESTDIR)$(CONFIGDIR)/operator.pub"; \
+	elif [ ! -f "$(DESTDIR)$(CONFIGDIR)/operator.pub" ]; then echo "warning: no operator key installed: say OPERATOR_KEY=operator.pub (alarmd refuses to start without it)"; fi
+	@if [ -n "$(BUNDLE)" ]; then echo "install -m 0644 $(BUNDLE) $(DESTDIR)$(CONFIGDIR)/provisioning.bundle"; \
+	  install -m 0644 "$(BUNDLE)" "$(DESTDIR)$(CONFIGDIR)/provisioning.bundle"; fi
 	@if [ -n "$(BOARD)" ]; then \
 	  if [ -f "$(DESTDIR)$(CONFIGDIR)/board.json5" ] && ! cmp -s "$(BOARD)" "$(DESTDIR)$(CONFIGDIR)/board.json5"; then \
 	    echo "keeping the previous board as $(CONFIGDIR)/board.json5.old"; cp -p "$(DESTDIR)$(CONFIGDIR)/board.json5" "$(DESTDIR)$(CONFIGDIR)/board.json5.old"; fi; \

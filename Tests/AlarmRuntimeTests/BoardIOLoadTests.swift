@@ -6,7 +6,8 @@ import Testing
     func load(roles: String) throws -> Board {
         let text = """
             { name: "pi", kind: "device", device: { id: "BE-PI-1" }, silence: "no-speaker",
-              roles: { position: "gpsd://127.0.0.1:2947", reportLink: "tcp://127.0.0.1:7510", \(roles) },
+              roles: { position: "gpsd://127.0.0.1:2947", reportLink: "dc09+tcp://127.0.0.1:7510", \(roles) },
+              reporting: { account: "1234", prefix: "1", keyFile: "/etc/a/dc09.key", smsKeyFile: "/etc/a/sms.key" },
               storage: "/var/lib/a", storageKey: "/etc/a/storage.key", controlSocket: "/run/a/sock",
               alarm: { centreNumbers: ["+3292000101"] } }
             """

@@ -50,7 +50,7 @@ import Testing
     func payload(centre: String = verifiedCentre, storageFingerprint: String? = nil) throws -> [UInt8] {
         let fingerprint = try storageFingerprint ?? KeyFingerprint.ofFile(at: storageKeyPath)
         return Array("""
-            { kind: "hil", device: { id: "BE-P-1" },
+            { kind: "hil", device: { id: "BE-P-1" }, roles: { reportLink: "sim:" },
               alarm: { centreNumbers: ["\(centre)"], triggerHold: "2s", periodicTest: "24h" },
               fingerprints: { storageKey: "\(fingerprint)" } }
             """.utf8)

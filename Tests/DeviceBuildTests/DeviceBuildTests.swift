@@ -92,22 +92,45 @@ import Testing
         #expect(output.split(separator: "\n").count == 1, "one clear line, got: \(output)")
     }
 
-    /// Even a board relabelled `kind: "device"` that names the modem emulator finds nothing to build it from: the
+    /// Even a properly provisioned device board that names the modem emulator finds nothing to build it from: the
     /// device build has no emulator (the board reader already refuses the `sim:` roles of a device board).
-    @Test func relabelledSimulatorBoardHasNothingToRunOn() throws {
+    @Test func aDeviceBoardNamingTheEmulatorHasNothingToRunOn() throws {
         let directory = "/tmp/device-build-board-\(getpid())"
         let store = try StorageDirectory(path: directory)
         defer { _ = try? Self.run("rm", ["-rf", directory]) }
-        let text = """
-            { name: "relabelled", kind: "device", device: { id: "DEV-1" }, silence: "no-speaker",
-              roles: { button: "evdev:/dev/input/event0", position: "gpsd://127.0.0.1:2947", modem: "pty:sim",
-                       reportLink: "dc09+tcp://127.0.0.1:7510" },
+        let tool = try built("alarm-provision")
+        // The device's key files (contents only need to match their fingerprints here; the storage key is real).
+        try store.replaceAtomically("storage.key", with: (0..<32).map { _ in UInt8.random(in: 0...255) })
+        try store.replaceAtomically("dc09.key", with: Array("00112233445566778899aabbccddeeff\n".utf8))
+        try store.replaceAtomically("sms.key", with: Array(String(repeating: "ab", count: 32).utf8))
+        var fingerprints: [String: String] = [:]
+        for name in ["storage.key", "dc09.key", "sms.key"] {
+            let (text, status) = try Self.run(tool, ["fingerprint", "\(directory)/\(name)"])
+            try #require(status == 0, "\(text)")
+            fingerprints[name] = String(text.split(separator: "\n").last { $0.count >= 64 }?.suffix(64) ?? "")
+        }
+        let payload = """
+            { kind: "device", device: { id: "DEV-1" }, roles: { reportLink: "dc09+tcp://127.0.0.1:7510" },
+              alarm: { centreNumbers: ["+3225550100"] },
               reporting: { account: "1234", prefix: "1", keyFile: "\(directory)/dc09.key", smsKeyFile: "\(directory)/sms.key" },
-              storage: "\(directory)/state", storageKey: "\(directory)/storage.key", controlSocket: "\(directory)/alarmd.sock",
-              alarm: { centreNumbers: ["+3225550100"] } }
+              fingerprints: { storageKey: "\(fingerprints["storage.key"]!)",
+                              reporting: { keyFile: "\(fingerprints["dc09.key"]!)", smsKeyFile: "\(fingerprints["sms.key"]!)" } } }
             """
-        try store.replaceAtomically("board.json5", with: Array(text.utf8))
-        let (output, status) = try Self.run(try built("alarmd"), ["--board", directory + "/board.json5"])
+        try store.replaceAtomically("payload.json5", with: Array(payload.utf8))
+        for arguments in [["keygen", "--private", "\(directory)/operator.key", "--public", "\(directory)/operator.pub"],
+                          ["sign", "--key", "\(directory)/operator.key", "--counter", "1", "--device-id", "DEV-1",
+                           "\(directory)/payload.json5", "--output", "\(directory)/provisioning.bundle"]] {
+            let (text, status) = try Self.run(tool, arguments)
+            try #require(status == 0, "alarm-provision \(arguments[0]): \(text)")
+        }
+        let board = """
+            { name: "emulated", kind: "device", provisioning: "\(directory)/provisioning.bundle", silence: "no-speaker",
+              roles: { button: "evdev:/dev/input/event0", position: "gpsd://127.0.0.1:2947", modem: "pty:sim" },
+              storage: "\(directory)/state", storageKey: "\(directory)/storage.key", controlSocket: "\(directory)/alarmd.sock" }
+            """
+        try store.replaceAtomically("board.json5", with: Array(board.utf8))
+        let (output, status) = try Self.run(try built("alarmd"), ["--board", directory + "/board.json5",
+                                                                  "--operator-key", directory + "/operator.pub"])
         #expect(status == 2, "\(output.suffix(400))")
         #expect(output.contains("roles.modem: no backend for \"pty:sim\""), "\(output.suffix(400))")
     }
