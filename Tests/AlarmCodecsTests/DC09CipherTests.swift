@@ -76,6 +76,15 @@ import Testing
         for block in message.extended where block.first == "X" || block.first == "Y" { #expect(block.count - 1 <= 12) }
     }
 
+    /// The centre sees a changed firmware or provisioning at the next test: the test report carries both.
+    @Test func aTestReportCarriesTheFirmwareAndTheProvisioningDigest() {
+        let composer = DC09Composer(account: account, format: .siaDCS, deviceID: "BE-1",
+                                    identity: ["fw=0.17.0", "prov=0123456789abcdef"])
+        let detail = composer.message(for: report(.periodicTest), now: now).extended.last ?? ""
+        #expect(detail.hasSuffix(";fw=0.17.0;prov=0123456789abcdef"), "\(detail)")
+        #expect(composer.message(for: report(.alarm), now: now).extended.last?.contains("prov=") == false)
+    }
+
     @Test func aTestReportSaysWhetherTheButtonWorks() {
         let composer = DC09Composer(account: account, format: .siaDCS, deviceID: "BE-1")
         var test = report(.periodicTest)
