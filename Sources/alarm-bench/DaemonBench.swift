@@ -32,7 +32,7 @@ struct DaemonBench {
     static let hold = "300ms"
 
     static let names = ["daemon.trigger-to-ATD-CR", "daemon.trigger-to-ATD-CR.journal-tmpfs",
-                        "daemon.trigger-to-ATD-CR.fsync-200ms", "daemon.press-to-ATD-CR.evdev"]
+                        "daemon.trigger-to-ATD-CR.fsync-200ms", "daemon.press-to-ATD-CR.input-fifo", "daemon.press-to-ATD-CR.evdev"]
 
     var binDirectory: String {
         let me = ChildProcess.executablePath()
@@ -45,7 +45,7 @@ struct DaemonBench {
         guard Self.names.contains(where: harness.wants) else { return }
         evdevCase(&harness)
         let wanted = ["daemon.trigger-to-ATD-CR", "daemon.trigger-to-ATD-CR.journal-tmpfs",
-                      "daemon.trigger-to-ATD-CR.fsync-200ms"].filter(harness.wants)
+                      "daemon.trigger-to-ATD-CR.fsync-200ms", "daemon.press-to-ATD-CR.input-fifo"].filter(harness.wants)
         guard !wanted.isEmpty else { return }
         for path in [daemonPath, emulatorPath] where access(path, X_OK) != 0 {
             for name in wanted { harness.skip(name, definition: "", reason: "\(path) not built (make bench builds it)") }
@@ -84,6 +84,18 @@ struct DaemonBench {
                            unit: "µs", samples: run.samples, goal: .atMost(1000, "p99 ≤ 1 ms"), limit: run.limit,
                            note: run.note(storage: "disk, every journal write +200 ms (simulation.storage.fsyncDelay)"))
         }
+
+        let fifo = "daemon.press-to-ATD-CR.input-fifo"
+        if harness.wants(fifo) {
+            let run = try measure(name: "fifo", storage: work + "/state-fifo", alarms: tmpfsAlarms, inputFIFO: true)
+            harness.record(fifo,
+                           definition: "a key press written with its CLOCK_REALTIME timestamp into the FIFO the board's `input:` "
+                               + "button reads (the stamp a kernel would give it; a FIFO has no EVIOCSCLOCKID, so the daemon "
+                               + "carries it onto the monotonic clock by its age, as on an old kernel) → the emulator has read the "
+                               + "ATD's CR, minus the 300 ms hold: the press as the daemon dates it, through the hold timer, to the dial",
+                           unit: "µs", samples: run.samples, goal: .atMost(1000, "p99 ≤ 1 ms"), limit: run.limit,
+                           note: run.note(storage: "disk (ext4, fsync real); button input:<FIFO>?key=KEY_PROG1 (no uinput here)"))
+        }
     }
 
     // MARK: the kernel-timestamped button edge
@@ -115,24 +127,26 @@ struct DaemonBench {
         var queuedATD = 0
         var readySeconds = 0.0
         var elapsedSeconds = 0.0
+        var press = "`sim press 0.33s` (hold 300 ms; the next press after the release) through the control socket"
 
         func note(storage: String) -> String {
             let excess = pressToTriggerExcess.sorted()
-            let excessText = excess.isEmpty ? "" : "; `sim press` request sent → trigger, minus the 300 ms hold (socket, press step, "
+            let excessText = excess.isEmpty ? "" : "; press sent → trigger, minus the 300 ms hold (socket, press step, "
                 + "timer lateness; NOT in the interval): median \(BenchmarkHarness.format(excess[excess.count / 2])) µs, "
                 + "max \(BenchmarkHarness.format(excess.last ?? 0)) µs"
             return "release alarmd, board kind simulator: modem serial:<pty link>?profile=quectel-ec25 to modem-emulator "
                 + "--supplementary-delay 3 --answer-after 3599 --stamp (out of process; call waiting configured once, at modem "
                 + "ready, \(BenchmarkHarness.format(BenchmarkHarness.rounded(readySeconds))) s after spawn); storage and "
-                + "journal on \(storage); `sim press 0.33s` (hold 300 ms; the next press after the release) through the control socket; each alarm ended by "
+                + "journal on \(storage); \(press); each alarm ended by "
                 + "`sim centre-end` and checked clean (daemon idle, no call; emulator no call, channel free) before the next; "
                 + "\(samples.count) alarms in \(BenchmarkHarness.format(BenchmarkHarness.rounded(elapsedSeconds))) s"
                 + (queuedATD > 0 ? "; \(queuedATD) ATD(s) found the AT channel busy" : "") + excessText
         }
     }
 
-    func measure(name: String, storage: String, alarms: Int, fsyncDelay: String? = nil) throws -> Run {
+    func measure(name: String, storage: String, alarms: Int, fsyncDelay: String? = nil, inputFIFO: Bool = false) throws -> Run {
         var run = Run()
+        if inputFIFO { run.press = "key press and release (330 ms later) written into the button's FIFO, hold 300 ms" }
         let spawnedAt = SystemTime.monotonicNanoseconds()
         let link = "\(work)/modem-\(name).tty"
         let emulator = try EmulatorChild(emulatorPath, ["--link", link, "--keep-running", "--supplementary-delay", "3",
@@ -143,7 +157,13 @@ struct DaemonBench {
             throw BenchFailure("modem-emulator did not start (see \(work)/emulator-\(name).log)")
         }
         let socket = "\(work)/\(name).sock"
-        let board = try writeBoard(name, link: link, storage: storage, socket: socket, fsyncDelay: fsyncDelay)
+        let fifoPath = "\(work)/button-\(name).fifo"
+        if inputFIFO {
+            unlink(fifoPath)
+            guard mkfifo(fifoPath, 0o600) == 0 else { throw BenchFailure("mkfifo \(fifoPath): errno \(errno)") }
+        }
+        let board = try writeBoard(name, link: link, storage: storage, socket: socket, fsyncDelay: fsyncDelay,
+                                   button: inputFIFO ? "input:\(fifoPath)?key=KEY_PROG1" : "sim:")
         let log = try FileDescriptor.open("\(work)/alarmd-\(name).log", O_WRONLY | O_CREAT | O_APPEND, mode: 0o600)
         let daemon: ChildProcess
         do {
@@ -162,6 +182,10 @@ struct DaemonBench {
             throw failure("the modem never became idle after start-up")
         }
         run.readySeconds = Double(SystemTime.monotonicNanoseconds() - spawnedAt) / 1e9
+        // The daemon holds the FIFO open for reading by now; the bench keeps its end open (a close would be EOF:
+        // the daemon would take the button for lost and reopen it).
+        let button = inputFIFO ? try FileDescriptor.open(fifoPath, O_WRONLY | O_NONBLOCK) : nil
+        defer { try? button?.close() }
 
         let journal = SealedJournal(sealing: FileJournal(directory: try StorageDirectory(path: storage + "/state")),
                                     with: try StorageKey.load(path: storage + "/storage.key", createIfMissing: false))
@@ -173,7 +197,11 @@ struct DaemonBench {
             pause(seconds: Double(Int.random(in: 0..<20, using: &random)) / 1000)
             emulator.clearTranscript()
             let pressedAt = SystemTime.monotonicNanoseconds()
-            try control(socket, ["press", "0.33s"])
+            if let button {
+                try button.writeAll(Self.keyEvent(pressed: true), timeoutMilliseconds: 1000)
+            } else {
+                try control(socket, ["press", "0.33s"])
+            }
             guard let atd = emulator.waitStamped({ $0.hasPrefix("→ ATD") }, timeoutMilliseconds: 5000) else {
                 throw failure("no ATD within 5 s of the press")
             }
@@ -188,11 +216,18 @@ struct DaemonBench {
             lastNumber = trigger.number
             let startedAt = Self.nanoseconds(trigger.startedAt)
             guard atd.at > startedAt else { throw failure("ATD stamped before the trigger (clocks?)") }
-            run.samples.append(Double(atd.at - startedAt) / 1000)
+            // From the press as written (its monotonic time a moment before its realtime stamp) less the hold, or from
+            // the trigger the daemon journalled.
+            run.samples.append(Double(atd.at - (button != nil ? pressedAt + 300_000_000 : startedAt)) / 1000)
             run.pressToTriggerExcess.append(Double(startedAt - pressedAt - 300_000_000) / 1000)
             if run.limit == nil {
                 let command = atd.line.dropFirst(2).prefix { $0 != " " }
                 run.limit = .uart(bytes: command.utf8.count + 1, "`\(command)\\r` to the modem")
+            }
+            if let button {
+                let release = pressedAt + 330_000_000 - SystemTime.monotonicNanoseconds()
+                if release > 0 { pause(seconds: Double(release) / 1e9) }
+                try button.writeAll(Self.keyEvent(pressed: false), timeoutMilliseconds: 1000)
             }
             try control(socket, ["centre-end"])
             guard waitClean(emulator, socket: socket, needSupplementary: false, timeoutMilliseconds: 10_000) else {
@@ -269,12 +304,30 @@ struct DaemonBench {
         return false
     }
 
-    func writeBoard(_ name: String, link: String, storage: String, socket: String, fsyncDelay: String?) throws -> String {
+    /// A Linux `struct input_event` (64-bit: timeval, type, code, value) for KEY_PROG1, then EV_SYN, stamped with
+    /// CLOCK_REALTIME now, as the kernel stamps events on a device that was not asked for monotonic stamps.
+    static func keyEvent(pressed: Bool) -> [UInt8] {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        func record(type: UInt16, code: UInt16, value: Int32) -> [UInt8] {
+            var bytes: [UInt8] = []
+            withUnsafeBytes(of: Int64(now.tv_sec).littleEndian) { bytes += $0 }
+            withUnsafeBytes(of: Int64(now.tv_nsec / 1000).littleEndian) { bytes += $0 }
+            withUnsafeBytes(of: type.littleEndian) { bytes += $0 }
+            withUnsafeBytes(of: code.littleEndian) { bytes += $0 }
+            withUnsafeBytes(of: value.littleEndian) { bytes += $0 }
+            return bytes
+        }
+        return record(type: 1, code: 148, value: pressed ? 1 : 0) + record(type: 0, code: 0, value: 0)
+    }
+
+    func writeBoard(_ name: String, link: String, storage: String, socket: String, fsyncDelay: String?,
+                    button: String = "sim:") throws -> String {
         let slowStorage = fsyncDelay.map { "storage: { fsyncDelay: \"\($0)\" }, " } ?? ""
         let text = """
             // Generated by alarm-bench (daemon time to alarm).
             { name: "bench-daemon-\(name)", kind: "simulator", device: { id: "BE-BENCH-D" }, silence: "no-speaker",
-              roles: { button: "sim:", position: "sim:route", modem: "serial:\(link)?baud=115200&profile=quectel-ec25",
+              roles: { button: "\(button)", position: "sim:route", modem: "serial:\(link)?baud=115200&profile=quectel-ec25",
                        reportLink: "sim:", vibrator: "sim:", power: "sim:" },
               storage: "\(storage)", controlSocket: "\(socket)",
               alarm: { triggerHold: "\(Self.hold)", centreNumbers: ["+3292000101"], callbackWindow: "0s" },
