@@ -30,7 +30,7 @@ import Testing
     func cardBoard(naming bundle: String?) -> String {
         let provisioning = bundle.map { "provisioning: \"\($0)\"," } ?? ""
         return """
-        { name: "p", kind: "device", \(provisioning) silence: "no-speaker",
+        { name: "p", kind: "device", \(provisioning) silence: "usb-audio-no-playback",
           device: { id: "BE-P-1" },
           roles: { button: "sim:", position: "sim:", modem: "sim:", reportLink: "sim:" },
           storage: "\(directory)", storageKey: "\(storageKeyPath)", controlSocket: "\(directory)/alarmd.sock",
@@ -50,7 +50,7 @@ import Testing
     func payload(centre: String = verifiedCentre, storageFingerprint: String? = nil) throws -> [UInt8] {
         let fingerprint = try storageFingerprint ?? KeyFingerprint.ofFile(at: storageKeyPath)
         return Array("""
-            { kind: "hil", device: { id: "BE-P-1" }, roles: { reportLink: "sim:" },
+            { kind: "hil", device: { id: "BE-P-1" }, silence: "no-speaker", roles: { reportLink: "sim:" },
               alarm: { centreNumbers: ["\(centre)"], triggerHold: "2s", periodicTest: "24h" },
               fingerprints: { storageKey: "\(fingerprint)" } }
             """.utf8)
@@ -79,6 +79,7 @@ import Testing
         let board = try load()
         #expect(board.alarm.centreNumbers == [Self.verifiedCentre])
         #expect(board.alarm.triggerHold == .seconds(2))
+        #expect(board.silence == .noSpeaker, "silence is the payload's, not the card's")
         #expect(board.alarm.periodicTestInterval == .seconds(86_400))
         let status = try #require(board.provisioning)
         #expect(status.counter == 1 && status.candidateRefused == nil)

@@ -110,7 +110,7 @@ import Testing
             fingerprints[name] = String(text.split(separator: "\n").last { $0.count >= 64 }?.suffix(64) ?? "")
         }
         let payload = """
-            { kind: "device", device: { id: "DEV-1" }, roles: { reportLink: "dc09+tcp://127.0.0.1:7510" },
+            { kind: "device", device: { id: "DEV-1" }, silence: "no-speaker", roles: { reportLink: "dc09+tcp://127.0.0.1:7510" },
               alarm: { centreNumbers: ["+3225550100"] },
               reporting: { account: "1234", prefix: "1", keyFile: "\(directory)/dc09.key", smsKeyFile: "\(directory)/sms.key" },
               fingerprints: { storageKey: "\(fingerprints["storage.key"]!)",
