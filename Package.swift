@@ -127,7 +127,7 @@ let package = Package(
         .executableTarget(name: "alarm-bench", dependencies: [
             "BenchHarness", "AlarmRuntime", "AlarmSimulation", "AlarmCore", "HAL", "SimBackends", "LinuxBackends", "SimCentre", "PosixIO", "SimTools",
             "ATModem", "ModemEmulator", "GPSD", "SimTools", "DC09", "AlarmCodecs", "SecureStore", "Evidence", "ALSA",
-            .product(name: "Crypto", package: "swift-crypto"),
+            "Provisioning", .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
 

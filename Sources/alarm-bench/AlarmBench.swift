@@ -27,6 +27,9 @@ struct AlarmBench: ParsableCommand {
     @Option(help: "Warm start-ups of the daemon to time.") var startups = 20
     @Option(help: "The alarmd the footprint cases run (default: the one beside alarm-bench; e.g. .build-release/dist/alarmd, the static binary make release ships).")
     var daemon: String?
+    @Option(help: "The device-build alarmd the footprint.device cases run (default: the one beside alarm-bench; e.g. .build-release/dist/alarmd, the static binary make release ships).")
+    var deviceDaemon: String?
+    @Option(help: "Length of the device build's idle window, seconds (footprint.device).") var deviceIdleSeconds = 30
     @Option(help: "Alarms the real daemon raises for its time-to-alarm row (default: 200, or --iterations if fewer); the tmpfs comparison a quarter.")
     var daemonAlarms: Int?
 
@@ -100,6 +103,7 @@ struct AlarmBench: ParsableCommand {
         bridgeCases(&harness, iterations: iterations)
         try GrowthBench(iterations: min(iterations, 300)).run(&harness)
         try FootprintBench(idleSeconds: idleSeconds, startups: startups, daemonOverride: daemon).run(&harness)
+        try DeviceFootprintBench(idleSeconds: deviceIdleSeconds, daemonOverride: deviceDaemon).run(&harness)
         try peerCases(&harness, iterations: iterations, output: output)
 
         print(harness.table)

@@ -7,8 +7,9 @@ import SimBackends
 import SimCentre
 import SimTools
 
-/// The footprint of the real daemon: the release `alarmd` beside this binary, on generated simulator boards (the
-/// modem emulator on a pty inside the daemon, our DC-09 receiver in this process), measured from /proc.
+/// The footprint of the real daemon, DEVELOPER build: the release `alarmd-sim` beside this binary, on generated
+/// simulator boards (the modem emulator on a pty inside the daemon, our DC-09 receiver in this process), measured
+/// from /proc. The device build `alarmd` on a device board with real roles: `DeviceFootprintBench` (footprint.device.*).
 struct FootprintBench {
     var idleSeconds: Int
     var startups: Int
@@ -71,7 +72,7 @@ struct FootprintBench {
             daemon.stop(graceMilliseconds: 3000)
         }
         harness.record("footprint.startup-to-ready",
-                       definition: "alarmd spawned → its control socket answers `status` with the modem registered (emulator registers at once)",
+                       definition: "DEVELOPER build alarmd-sim on a simulator board (emulator inside the daemon): alarmd spawned → its control socket answers `status` with the modem registered (emulator registers at once)",
                        unit: "ms", samples: samples, goal: .atMost(200, of: .max, "≤ 200 ms without the modem's boot time (issue 10)"),
                        note: "warm starts (keys exist) of the evidence board with the scripted position; the first, cold start "
                            + "(generating the SMS and evidence keys) took \(BenchmarkHarness.rounded(cold ?? 0)) ms")
@@ -111,22 +112,22 @@ struct FootprintBench {
         let note = "over \(idleSeconds) s in \(sliceSeconds) s slices (median/p99/max per slice, mean = the whole window); GNSS warm: "
             + "\(source), \(warm)"
         harness.record("footprint.idle-cpu",
-                       definition: "CPU time of every alarmd thread (Σ /proc/PID/task/*/schedstat, ns) ÷ wall time, idle, GNSS warm",
+                       definition: "DEVELOPER build alarmd-sim on a simulator board (emulator inside the daemon): CPU time of every alarmd thread (Σ /proc/PID/task/*/schedstat, ns) ÷ wall time, idle, GNSS warm",
                        unit: "%", samples: window.cpuPercent, goal: .atMost(0.01, of: .mean, "≤ 0.01 % of one core (issue 10)"),
                        note: note + "; the pty modem emulator runs inside alarmd and is included")
         harness.record("footprint.idle-wakeups",
-                       definition: "voluntary + involuntary context switches of every alarmd thread per second, idle, GNSS warm",
+                       definition: "DEVELOPER build alarmd-sim on a simulator board (emulator inside the daemon): voluntary + involuntary context switches of every alarmd thread per second, idle, GNSS warm",
                        unit: "wakeups/s", samples: window.wakeups, goal: .atMost(2, of: .mean, "≤ 2 per second: no polling loops (issue 10)"),
                        note: note + "; by thread: " + window.byThread)
         harness.record("footprint.idle-rss",
-                       definition: "VmRSS of alarmd at the end of the idle window (MB = 2^20 bytes)",
+                       definition: "DEVELOPER build alarmd-sim on a simulator board (emulator inside the daemon): VmRSS of alarmd at the end of the idle window (MB = 2^20 bytes)",
                        unit: "MB", samples: [BenchmarkHarness.megabytes(kibibytes: window.residentKiB)],
                        goal: .atMost(10, of: .max, "≤ 10 MB (issue 10)"),
                        note: "\(daemonPath), idle board without evidence; VmHWM \(mb(window.peakKiB)) MB; of VmRSS, \(mb(window.anonymousKiB)) MB "
                            + "anonymous (RssAnon), the rest file-backed pages of the binary and its shared libraries")
         if let touched = window.referencedKiB {
             harness.record("footprint.idle-working-set",
-                           definition: "pages alarmd touched during the idle window: accessed bits cleared at its start "
+                           definition: "DEVELOPER build alarmd-sim on a simulator board (emulator inside the daemon): pages alarmd touched during the idle window: accessed bits cleared at its start "
                                + "(/proc/PID/clear_refs), Referenced of /proc/PID/smaps_rollup at its end (MB = 2^20 bytes)",
                            unit: "MB", samples: [BenchmarkHarness.megabytes(kibibytes: touched)],
                            note: "what idling needs resident, code and data; VmRSS also holds start-up's pages and the cached "
@@ -148,7 +149,7 @@ struct FootprintBench {
         // The pre-trigger ring keeps the microphone open while idle: what that costs in wake-ups.
         let ring = measureWindow(daemon.pid, seconds: 10)
         harness.record("footprint.idle-wakeups-evidence-ring",
-                       definition: "as footprint.idle-wakeups, on a board with evidence recording (the pre-trigger ring captures while idle)",
+                       definition: "DEVELOPER build alarmd-sim on a simulator board (emulator inside the daemon): as footprint.idle-wakeups, on a board with evidence recording (the pre-trigger ring captures while idle)",
                        unit: "wakeups/s", samples: ring.wakeups,
                        note: "10 s; sim: audio delivers one 100 ms period at a time (the default period of a board without voiceOut), as the ALSA microphone would; the recorder takes them in 250 ms batches; by thread: \(ring.byThread)")
 
@@ -173,13 +174,13 @@ struct FootprintBench {
         }
         guard alarmSeen else { throw BenchFailure("the press raised no alarm (see \(work)/alarm.log)") }
         harness.record("footprint.alarm-rss-evidence",
-                       definition: "VmRSS of alarmd sampled every 250 ms over the first 15 s of an alarm with evidence recording (MB = 2^20 bytes)",
+                       definition: "DEVELOPER build alarmd-sim on a simulator board (emulator inside the daemon): VmRSS of alarmd sampled every 250 ms over the first 15 s of an alarm with evidence recording (MB = 2^20 bytes)",
                        unit: "MB", samples: samples, goal: .atMost(14, of: .max, "≤ 14 MB (issue 10)"),
                        note: "\(daemonPath); sim: audio at 8 kHz, 5 s pre-trigger ring, 2 s chunks sealed and signed; \(mb(before)) MB just before the press, "
                            + "VmHWM \(mb(peak)) MB, at most \(mb(anonymous)) MB of it anonymous (RssAnon)")
         if clearedReferences, let touched = ProcessSample.referencedKiB(pid: daemon.pid) {
             harness.record("footprint.alarm-working-set-evidence",
-                           definition: "pages alarmd touched from the press to 15 s into the alarm with evidence recording "
+                           definition: "DEVELOPER build alarmd-sim on a simulator board (emulator inside the daemon): pages alarmd touched from the press to 15 s into the alarm with evidence recording "
                                + "(as footprint.idle-working-set)",
                            unit: "MB", samples: [BenchmarkHarness.megabytes(kibibytes: touched)])
         } else {
@@ -211,7 +212,7 @@ struct FootprintBench {
         let ring = measureWindow(daemon.pid, seconds: 10)
         let frames = (try? ControlClient(socketPath: socket(board)).request(ControlRequest(command: "status")).status)?.audioFrames
         harness.record(name,
-                       definition: "as footprint.idle-wakeups-evidence-ring, the microphone through ALSA (a file-backed capture PCM paced to real time)",
+                       definition: "DEVELOPER build alarmd-sim on a simulator board (emulator inside the daemon): as footprint.idle-wakeups-evidence-ring, the microphone through ALSA (a file-backed capture PCM paced to real time)",
                        unit: "wakeups/s", samples: ring.wakeups,
                        note: "10 s; the board's default 100 ms period, the recorder's 250 ms batches; \(frames.map { "\($0) periods captured by the end" } ?? "periods captured: unknown"); "
                            + "by thread: \(ring.byThread)")
