@@ -110,7 +110,7 @@ fuzz:
 # A separate build tree: `make bench` keeps its own .build/release.
 RELEASE_SCRATCH  := .build-release
 RELEASE_DIR      := $(RELEASE_SCRATCH)/dist
-RELEASE_FLAGS    := -c release --static-swift-stdlib -Xswiftc -Osize --scratch-path $(RELEASE_SCRATCH)
+RELEASE_FLAGS    := -c release --static-swift-stdlib -Xswiftc -Osize -Xlinker --no-export-dynamic --scratch-path $(RELEASE_SCRATCH)
 RELEASE_PRODUCTS := alarmd alarmctl
 # binutils for the binaries' architecture (aarch64-linux-gnu-strip and -objcopy when cross-building).
 STRIP            ?= strip

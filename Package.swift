@@ -83,9 +83,7 @@ let package = Package(
                 swiftSettings: strict),
         // The daemon's main, shared by both builds; each executable hands it the assembly it links.
         .target(name: "AlarmDaemon",
-                dependencies: ["AlarmRuntime", "HAL", "LinuxBackends", "PosixIO",
-                               .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                               .product(name: "Logging", package: "swift-log")],
+                dependencies: ["AlarmRuntime", "HAL", "LinuxBackends", "PosixIO", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
         // Every target names each module it imports: SwiftPM rebuilds a target when a *declared* dependency
         // changes; a module reached only transitively once left a stale struct layout behind (a crash).
@@ -110,11 +108,8 @@ let package = Package(
         // The benchmark table and JSON: alarm-bench only, never linked into the firmware.
         .target(name: "BenchHarness", dependencies: ["PosixIO", "AlarmRuntime"], swiftSettings: strict),
 
-        .executableTarget(name: "alarmd", dependencies: [
-            "AlarmDaemon", "AlarmRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
-        .executableTarget(name: "alarmd-sim", dependencies: [
-            "AlarmDaemon", "AlarmRuntime", "AlarmSimulation", .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            swiftSettings: strict),
+        .executableTarget(name: "alarmd", dependencies: ["AlarmDaemon"], swiftSettings: strict),
+        .executableTarget(name: "alarmd-sim", dependencies: ["AlarmDaemon", "AlarmRuntime", "AlarmSimulation"], swiftSettings: strict),
         .executableTarget(name: "alarmctl", dependencies: [
             "AlarmRuntime", "Evidence", "PosixIO", .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: strict),
@@ -126,7 +121,7 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(name: "alarm-bench", dependencies: [
             "BenchHarness", "AlarmRuntime", "AlarmSimulation", "AlarmCore", "HAL", "SimBackends", "LinuxBackends", "SimCentre", "PosixIO", "SimTools",
-            "ATModem", "ModemEmulator", "GPSD", "SimTools", "DC09", "AlarmCodecs", "SecureStore", "Evidence", "ALSA",
+            "ATModem", "ModemEmulator", "GPSD", "DC09", "AlarmCodecs", "SecureStore", "Evidence", "ALSA",
             "Provisioning", .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
@@ -155,7 +150,7 @@ let package = Package(
                                                      .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "SoakTests", dependencies: ["Soak", "PosixIO"]),
         // Over the built binaries: what the device build links, and which boards it runs.
-        .testTarget(name: "DeviceBuildTests", dependencies: ["PosixIO"]),
+        .testTarget(name: "DeviceBuildTests", dependencies: ["PosixIO", "AlarmDaemon"]),
         .testTarget(name: "EvidenceTests", dependencies: ["Evidence", "AlarmCore"]),
         .testTarget(name: "AudioChecksTests", dependencies: ["AudioChecks"]),
         .testTarget(name: "AlarmCodecsTests", dependencies: ["AlarmCodecs", "AlarmCore", "PosixIO", "DC09", "CentreSMS"]),

@@ -1,26 +1,81 @@
 import AlarmRuntime
-import ArgumentParser
 import Dispatch
 import Glibc
 import HAL
 import LinuxBackends
 import Logging
 
-/// The daemon's options, the same in both builds.
-public struct DaemonOptions: ParsableArguments {
-    @Option(name: .long, help: "Board file (JSON5) naming a backend per role and the alarm settings.")
+/// The daemon's options, the same in both builds. Parsed by hand: four options do not justify the half megabyte
+/// (file and resident) that swift-argument-parser adds to the device's binary (docs/performance.md).
+public struct DaemonOptions: Sendable, Equatable {
     public var board: String
-
-    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical. Positions appear only at debug and below.")
-    public var logLevel: String = "info"
-
-    @Option(name: .long, help: "The operator's public key that signs provisioning bundles (installed read-only by make install).")
-    public var operatorKey: String = ProvisionedBoard.defaultOperatorKeyPath
-
-    @Flag(name: .long, help: "Check the board file against this machine (devices, gpsd, audio, key files, directories) and exit; non-zero if a check fails.")
+    public var logLevel = "info"
+    public var operatorKey = ProvisionedBoard.defaultOperatorKeyPath
     public var check = false
 
-    public init() {}
+    public init(board: String) { self.board = board }
+
+    public static func usage(_ command: String) -> String {
+        """
+        USAGE: \(command) --board FILE [--log-level LEVEL] [--operator-key FILE] [--check]
+
+          --board FILE          board file (JSON5) naming a backend per role and the alarm settings
+          --log-level LEVEL     trace, debug, info, notice, warning, error, critical (default: info);
+                                positions appear only at debug and below
+          --operator-key FILE   the operator's public key that signs provisioning bundles
+                                (default: \(ProvisionedBoard.defaultOperatorKeyPath), installed read-only by make install)
+          --check               check the board file against this machine (devices, gpsd, audio, key files,
+                                directories) and exit; non-zero if a check fails
+          -h, --help            this text
+        """
+    }
+
+    public enum Parsed: Equatable {
+        case run(DaemonOptions)
+        case help
+        case invalid(String)
+    }
+
+    /// `arguments` without the program name.
+    public static func parse(_ arguments: [String]) -> Parsed {
+        var board: String?
+        var logLevel: String?
+        var operatorKey: String?
+        var check = false
+        var rest = arguments[...]
+        while let argument = rest.popFirst() {
+            var name = argument
+            var inline: String?
+            if let equals = argument.firstIndex(of: "="), argument.hasPrefix("--") {
+                name = String(argument[..<equals])
+                inline = String(argument[argument.index(after: equals)...])
+            }
+            func value() -> String? { inline ?? rest.popFirst() }
+            switch name {
+            case "-h", "--help": return .help
+            case "--check": check = true
+            case "--board":
+                guard let v = value(), !v.isEmpty else { return .invalid("--board needs a file") }
+                board = v
+            case "--log-level":
+                guard let v = value() else { return .invalid("--log-level needs a level") }
+                logLevel = v
+            case "--operator-key":
+                guard let v = value(), !v.isEmpty else { return .invalid("--operator-key needs a file") }
+                operatorKey = v
+            default: return .invalid("unknown argument \"\(argument)\"")
+            }
+        }
+        guard let board else { return .invalid("missing --board FILE") }
+        if let logLevel, Logger.Level(rawValue: logLevel) == nil {
+            return .invalid("--log-level: expected one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(logLevel)\"")
+        }
+        var options = DaemonOptions(board: board)
+        options.logLevel = logLevel ?? options.logLevel
+        options.operatorKey = operatorKey ?? options.operatorKey
+        options.check = check
+        return .run(options)
+    }
 }
 
 /// What differs between the device build (`alarmd`) and the developer/HIL build (`alarmd-sim`): which boards it
@@ -50,12 +105,26 @@ public struct DaemonBuild: Sendable {
 
 /// The alarm daemon: reads a board file, builds the backends it names, and runs the alarm.
 public enum Daemon {
-    public static func run(_ options: DaemonOptions, build: DaemonBuild) throws {
-        let board = options.board, logLevel = options.logLevel, check = options.check
-        guard let level = Logger.Level(rawValue: logLevel) else {
-            throw ValidationError("--log-level: expected one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(logLevel)\"")
+    /// The process's whole life: parses `CommandLine.arguments`, runs, and exits with the status (0 help or a
+    /// passed check, 1 a failed check, 2 a board or start-up that cannot run, 64 a usage error).
+    public static func main(command: String, build: DaemonBuild) -> Never {
+        switch DaemonOptions.parse(Array(CommandLine.arguments.dropFirst())) {
+        case .help:
+            print(DaemonOptions.usage(command))
+            exit(0)
+        case .invalid(let problem):
+            let text = Array("\(command): \(problem)\n\(DaemonOptions.usage(command))\n".utf8)
+            _ = text.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+            exit(64)
+        case .run(let options):
+            exit(run(options, build: build))
         }
-        let handlerLevel = level
+    }
+
+    /// Runs until a signal stops it (never returns then); returns the exit status when it cannot run or only checks.
+    static func run(_ options: DaemonOptions, build: DaemonBuild) -> Int32 {
+        let board = options.board, check = options.check
+        let handlerLevel = Logger.Level(rawValue: options.logLevel) ?? .info
         LoggingSystem.bootstrap { label in StderrLogHandler(label: label, level: handlerLevel) }
         let logger = Logger(label: "alarmd")
 
@@ -64,16 +133,13 @@ public enum Daemon {
             parsed = try ProvisionedBoard.load(path: board, operatorKeyPath: options.operatorKey)
         } catch {
             logger.critical("invalid board file: \(error)")
-            throw ExitCode(2)
+            return 2
         }
         if let refusal = build.refusal(parsed) {
             logger.critical("\(refusal)")
-            throw ExitCode(2)
+            return 2
         }
-        if check {
-            try BoardCheckReport.run(parsed, file: board)
-            return
-        }
+        if check { return BoardCheckReport.run(parsed, file: board) }
 
         // A daemon writing into a closed socket must get EPIPE, not die.
         signal(SIGPIPE, SIG_IGN)
@@ -84,7 +150,7 @@ public enum Daemon {
             (device, simulation) = try build.assemble(parsed, clock, logger)
         } catch {
             logger.critical("cannot build the device: \(error)")
-            throw ExitCode(2)
+            return 2
         }
         let control: ControlServer
         do {
@@ -92,14 +158,14 @@ public enum Daemon {
                                         simulation: simulation, logger: logger)
         } catch {
             logger.critical("cannot open the control socket \(parsed.controlSocketPath): \(error)")
-            throw ExitCode(2)
+            return 2
         }
         do {
             try device.start()
         } catch {
             logger.critical("cannot start: \(error)")
             control.stop()
-            throw ExitCode(2)
+            return 2
         }
         control.start()
         // systemd (Type=notify): ready only now, and the watchdog fed from the runtime's own loop.

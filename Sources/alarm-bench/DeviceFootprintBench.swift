@@ -114,7 +114,7 @@ struct DeviceFootprintBench {
         let operatorKey = OperatorPrivateKey.generate()
         try store.replaceAtomically("operator.pub", with: Array(operatorKey.publicKey.fileText.utf8))
         let payload = """
-            { kind: "device", device: { id: "\(Self.deviceID)" },
+            { kind: "device", device: { id: "\(Self.deviceID)" }, silence: "no-speaker",
               roles: { reportLink: "dc09+tcp://127.0.0.1:\(receiver.tcpPort)" },
               alarm: { centreNumbers: ["+3292000101"], smsNumber: "+3292000199", triggerHold: "2s", periodicTest: "24h" },
               reporting: { account: "\(Self.account)", prefix: "1", receiver: "1", format: "SIA-DCS",

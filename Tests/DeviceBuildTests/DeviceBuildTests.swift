@@ -1,3 +1,4 @@
+import AlarmDaemon
 import Glibc
 import PosixIO
 import Testing
@@ -17,7 +18,9 @@ import Testing
     }()
 
     /// Symbols defined by a Swift module start with `$s<length><name>`; libmodbus's functions with `modbus_`.
-    static let simulationModules = ["SimBackends", "ModemEmulator", "AlarmSimulation", "Modbus", "SimCentre", "HILRig", "SimTools"]
+    static let simulationModules = ["SimBackends", "ModemEmulator", "AlarmSimulation", "Modbus", "SimCentre", "HILRig", "SimTools",
+                                    // Not a simulator, but half a megabyte the daemon's four options do not need.
+                                    "ArgumentParser"]
     static func prefixes(_ modules: [String]) -> [String] { modules.map { "$s\($0.utf8.count)\($0)" } }
 
     /// Runs a tool to completion; its standard output and error, and its exit status.
@@ -73,6 +76,26 @@ import Testing
         }
         #expect(!device.contains { $0.hasPrefix("modbus_") }, "libmodbus linked statically into alarmd")
         #expect(!(try Self.neededLibraries(try built("alarmd"))).contains { $0.contains("libmodbus") }, "alarmd needs libmodbus")
+    }
+
+    @Test func theDaemonsOptions() {
+        var expected = DaemonOptions(board: "b.json5")
+        #expect(DaemonOptions.parse(["--board", "b.json5"]) == .run(expected))
+        expected.logLevel = "debug"
+        expected.check = true
+        expected.operatorKey = "/k.pub"
+        #expect(DaemonOptions.parse(["--check", "--board=b.json5", "--log-level", "debug", "--operator-key", "/k.pub"]) == .run(expected))
+        #expect(DaemonOptions.parse(["--help"]) == .help)
+        #expect(DaemonOptions.parse([]) == .invalid("missing --board FILE"))
+        #expect(DaemonOptions.parse(["--board"]) == .invalid("--board needs a file"))
+        #expect(DaemonOptions.parse(["--board", "b", "--log-level", "loud"]).isInvalid(mentioning: "--log-level"))
+        #expect(DaemonOptions.parse(["--board", "b", "--verbose"]) == .invalid("unknown argument \"--verbose\""))
+    }
+
+    @Test func aUsageErrorExits64WithTheUsage() throws {
+        let (output, status) = try Self.run(try built("alarmd"), ["--bored", "x"])
+        #expect(status == 64)
+        #expect(output.contains("alarmd: unknown argument \"--bored\"") && output.contains("USAGE: alarmd --board FILE"))
     }
 
     /// The same checks find the simulators where they belong: they are not vacuous.
@@ -133,5 +156,12 @@ import Testing
                                                                   "--operator-key", directory + "/operator.pub"])
         #expect(status == 2, "\(output.suffix(400))")
         #expect(output.contains("roles.modem: no backend for \"pty:sim\""), "\(output.suffix(400))")
+    }
+}
+
+extension DaemonOptions.Parsed {
+    func isInvalid(mentioning text: String) -> Bool {
+        if case .invalid(let problem) = self { return problem.contains(text) }
+        return false
     }
 }
