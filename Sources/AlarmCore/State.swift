@@ -132,6 +132,28 @@ public struct ActiveAlarm: Sendable, Hashable, Codable {
     }
 }
 
+extension ActiveAlarm {
+    /// A journal written by an earlier firmware lacks the fields added since (e.g. `centreReached`): they take
+    /// their defaults, so a firmware update in the middle of an alarm resumes the alarm instead of losing it.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(number: try c.decode(Int.self, forKey: .number), startedAt: try c.decode(Instant.self, forKey: .startedAt))
+        nextNumberIndex = try c.decodeIfPresent(Int.self, forKey: .nextNumberIndex) ?? nextNumberIndex
+        consecutiveFailures = try c.decodeIfPresent(Int.self, forKey: .consecutiveFailures) ?? consecutiveFailures
+        waitingToRedial = try c.decodeIfPresent(Bool.self, forKey: .waitingToRedial) ?? waitingToRedial
+        delivered = try c.decodeIfPresent(Bool.self, forKey: .delivered) ?? delivered
+        centreHungUp = try c.decodeIfPresent(Bool.self, forKey: .centreHungUp) ?? centreHungUp
+        centreReached = try c.decodeIfPresent(Bool.self, forKey: .centreReached) ?? centreReached
+        emergencyFallbackReported = try c.decodeIfPresent(Bool.self, forKey: .emergencyFallbackReported) ?? emergencyFallbackReported
+        inheritedCall = try c.decodeIfPresent(CallID.self, forKey: .inheritedCall)
+        lastReported = try c.decodeIfPresent(Fix.self, forKey: .lastReported)
+        lastReportedFresh = try c.decodeIfPresent(Bool.self, forKey: .lastReportedFresh) ?? lastReportedFresh
+        previousReported = try c.decodeIfPresent([Fix].self, forKey: .previousReported) ?? previousReported
+        lastPositionSMSAt = try c.decodeIfPresent(Instant.self, forKey: .lastPositionSMSAt)
+        positionSMSPending = try c.decodeIfPresent(Bool.self, forKey: .positionSMSPending) ?? positionSMSPending
+    }
+}
+
 public struct Counters: Sendable, Hashable, Codable {
     public var reportsSent = 0
     public var reportsAcknowledged = 0

@@ -1,3 +1,4 @@
+import FoundationEssentials
 import AlarmCore
 import Testing
 
@@ -186,5 +187,25 @@ import Testing
         // The authenticated CALL command makes the device dial out: the network routes that call to the centre.
         let asked = h.send(.centre(CentreCommand(.callBack, argument: 2)))
         #expect(asked.dialled == ["+3220000002"])
+    }
+}
+
+/// A firmware update in the middle of an alarm: the journal the old firmware wrote lacks `centreReached`; the new
+/// one resumes the alarm from it (the field takes its default) instead of failing to decode it and losing the alarm.
+@Suite struct JournalCompatibilityTests {
+    @Test func anAlarmJournalledBeforeCentreReachedExistedStillResumes() throws {
+        var h = Harness()
+        h.trigger()
+        let saved = h.state.durable
+        let encoded = try JSONEncoder().encode(saved)
+        var text = String(decoding: encoded, as: UTF8.self)
+        #expect(text.contains("\"centreReached\":false"), "the field is journalled today: \(text.prefix(200))")
+        text = text.replacing("\"centreReached\":false,", with: "").replacing(",\"centreReached\":false", with: "")
+        #expect(!text.contains("centreReached"))
+        let old = try JSONDecoder().decode(DurableState.self, from: Data(text.utf8))
+        var after = Harness()
+        after.send(.resumed(old))
+        #expect(after.state.activeAlarm?.number == 1)
+        #expect(after.state.activeAlarm?.centreReached == false)
     }
 }
