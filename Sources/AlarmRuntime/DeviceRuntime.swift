@@ -15,7 +15,7 @@ import Synchronization
 /// a journal fsync) while its own input waits. In tests on a manual clock (`.callerThread`) whichever thread posts
 /// while the loop is idle drains it, so a whole scenario runs synchronously on the test's thread.
 public final class DeviceRuntime: Sendable {
-    public enum EventLoop: Sendable {
+    public enum EventLoop: Sendable, Equatable {
         /// A trampoline: the posting thread drains the inbox when nobody else is (tests on a manual clock).
         case callerThread
         /// One explicit serial queue owns the core and the effects (the daemon).
@@ -61,6 +61,14 @@ public final class DeviceRuntime: Sendable {
         var history: [TimelineRecord] = []
         /// What the journal holds now (nothing is written when this does not change).
         var journalled: DurableState?
+        /// The newest state handed to the journal writer, its generation, and the newest generation stored.
+        var journalRequested: DurableState?
+        var journalGeneration = 0
+        var journalStored = 0
+        var journalPending: (state: DurableState, generation: Int)?
+        var journalWriting = false
+        /// Reports and SMS of a step, waiting for an entry of their generation to be stored.
+        var journalWaiting: [(generation: Int, release: @Sendable () -> Void)] = []
         var journalFailing = false
         /// Set once the journal has been read at start: until then nothing is written to it.
         var journalRead = false
@@ -333,13 +341,23 @@ public final class DeviceRuntime: Sendable {
         // (10–500 ms on an SD card). If the daemon dies before the entry is on flash the press is lost either way;
         // a report, whose sequence must never be reused, goes only after its entry is stored.
         for effect in effects where effect.isCallControl { controlCall(effect) }
-        journal(after)
+        // On the daemon's loop the entry is written off the loop; the step's reports wait for it (Journal.swift).
+        let holdsReports = eventLoop == .dedicated && backends.journal != nil
+        let held = holdsReports ? effects.filter(\.waitsForJournal) : []
+        let at = event.at
+        var release: (@Sendable () -> Void)?
+        if !held.isEmpty {
+            release = { [self] in
+                for effect in held { execute(effect, state: after, at: at) }
+            }
+        }
+        journal(after, release: release)
         if let bridge = backends.voiceBridge {
             let was = before.call?.connected ?? false, now = after.call?.connected ?? false
             if now && !was { bridge.start() } else if was && !now { bridge.stop() }
         }
         describe(event, before: before, after: after)
-        for effect in effects { execute(effect, state: after, at: event.at) }
+        for effect in effects where !(holdsReports && effect.waitsForJournal) { execute(effect, state: after, at: event.at) }
         // After the effects: the dial and the alarm report never wait for flash.
         persistSequenceIfNeeded(after.nextSequence)
         if case .fix = event.input { persistLastFixIfDue(after) }
@@ -703,6 +721,15 @@ extension Effect {
     var isCallControl: Bool {
         switch self {
         case .dial, .hangUp, .answer, .reject: true
+        default: false
+        }
+    }
+
+    /// A report or SMS carries a sequence number the centre dedups on: it leaves only once the state that reserved
+    /// the sequence is stored, so a restart never reuses it for something else.
+    var waitsForJournal: Bool {
+        switch self {
+        case .sendReport, .sendSMS: true
         default: false
         }
     }

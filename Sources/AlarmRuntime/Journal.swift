@@ -53,19 +53,75 @@ extension DeviceRuntime {
         }
         let offset = (now - saved.savedAt) - elapsed
         let state = saved.state.rebased(by: offset)
-        inner.withLock { $0.journalled = state }
+        inner.withLock { $0.journalled = state; $0.journalRequested = state }
         post(.resumed(state))
     }
 
-    /// Called after every step, before its effects run: what must survive a restart reaches storage first.
-    func journal(_ after: AlarmState) {
-        guard let journal = backends.journal else { return }
-        let durable = after.durable
-        let (changed, failing) = inner.withLock { inner -> (Bool, Bool) in
-            guard inner.journalRead, inner.journalled != durable else { return (false, inner.journalFailing) }
-            return (true, inner.journalFailing)
+    /// Called after every step, once its call control has gone to the modem. On the daemon's loop (`.dedicated`) the
+    /// entry is written on the persistence queue, so no fsync (10–500 ms on an SD card) ever holds up the next event:
+    /// a trigger arriving while earlier entries are still being written dials at once. `release` — the step's reports
+    /// and SMS, whose sequence must never be reused after a restart — runs on the loop once an entry holding this
+    /// state (or a later one) is stored. On the caller's thread (tests on a manual clock) the write is inline.
+    func journal(_ after: AlarmState, release: (@Sendable () -> Void)?) {
+        guard backends.journal != nil else {
+            release?()
+            return
         }
-        guard changed else { return }
+        let durable = after.durable
+        let (startWriter, releaseNow) = inner.withLock { inner -> (Bool, Bool) in
+            guard inner.journalRead else { return (false, true) }
+            if inner.journalRequested != durable {
+                inner.journalRequested = durable
+                inner.journalGeneration += 1
+                inner.journalPending = (durable, inner.journalGeneration)
+            }
+            var releaseNow = inner.journalStored >= inner.journalGeneration
+            if let release, !releaseNow {
+                inner.journalWaiting.append((inner.journalGeneration, release))
+            }
+            if release == nil { releaseNow = false }
+            let start = inner.journalPending != nil && !inner.journalWriting
+            if start { inner.journalWriting = true }
+            return (start, releaseNow)
+        }
+        if releaseNow { release?() }
+        guard startWriter else { return }
+        switch eventLoop {
+        case .callerThread: writePendingJournal()
+        case .dedicated: persistQueue.async { [self] in writePendingJournal() }
+        }
+    }
+
+    /// Writes the newest requested state until none is pending (intermediate states are skipped: each entry is the
+    /// whole durable state), then hands the released reports back to the loop.
+    func writePendingJournal() {
+        while let (durable, generation) = inner.withLock({ inner -> (DurableState, Int)? in
+            guard let pending = inner.journalPending else {
+                inner.journalWriting = false
+                return nil
+            }
+            inner.journalPending = nil
+            return pending
+        }) {
+            writeEntry(durable)
+            // Stored — or failed, and the alarm goes on from memory: either way the reports may go now.
+            let ready = inner.withLock { inner -> [@Sendable () -> Void] in
+                inner.journalStored = generation
+                let ready = inner.journalWaiting.filter { $0.generation <= generation }.map(\.release)
+                inner.journalWaiting.removeAll { $0.generation <= generation }
+                return ready
+            }
+            guard !ready.isEmpty else { continue }
+            switch eventLoop {
+            case .callerThread: for work in ready { work() }
+            case .dedicated: perform { for work in ready { work() } }
+            }
+        }
+    }
+
+    private func writeEntry(_ durable: DurableState) {
+        guard let journal = backends.journal else { return }
+        let failing = inner.withLock { $0.journalFailing }
         let entry = JournalEntry(savedAt: clock.now(), savedWall: clock.wallTime(), boot: bootID, state: durable)
         guard let bytes = try? JSONEncoder().encode(entry) else { return }
         // Nothing left to deliver: the journal shrinks to this one entry.

@@ -1,6 +1,7 @@
 import ATModem
 import AlarmCore
 import AlarmRuntime
+import Dispatch
 import Glibc
 import HAL
 import Logging
@@ -27,6 +28,8 @@ final class LineWatchingJournal: JournalStore {
     /// Set by the test just before the trigger: the next write is the trigger's.
     let armed = Mutex(false)
     let writes = Mutex<[Write]>([])
+    /// Signalled when an armed write begins (the test waits for the write to be under way, not for time to pass).
+    let armedWriteBegan = DispatchSemaphore(value: 0)
 
     init(fsync: Duration, atdReceived: @escaping @Sendable () -> Bool, reportsSent: @escaping @Sendable () -> Int) {
         self.fsync = fsync
@@ -52,6 +55,7 @@ final class LineWatchingJournal: JournalStore {
             return armed
         }
         let atStart = atdReceived()
+        if watching { armedWriteBegan.signal() }
         var seen = atStart
         let steps = Int(fsync.components.seconds * 1000 + fsync.components.attoseconds / 1_000_000_000_000_000)
         for _ in 0..<max(steps, 1) {
@@ -114,6 +118,53 @@ final class LineWatchingJournal: JournalStore {
         #expect(emulator.supplementaryServiceRequestCount == requestsBeforeTrigger, "a network-bound request at the trigger")
         let sinceTrigger = emulator.transcript.filter { $0.hasPrefix("→ AT") }.dropFirst(commandsBeforeTrigger)
         #expect(sinceTrigger.first?.hasPrefix("→ ATD+3292000101;") == true, "\(Array(sinceTrigger.prefix(3)))")
+    }
+}
+
+/// The daemon's own loop (`.dedicated`): a journal entry still being written (an SD card's slow fsync) never holds
+/// up the next event. A trigger arriving during the write dials at once; the reports wait for their entries.
+@Suite(.serialized) struct JournalOffTheLoopTests {
+    @Test func aTriggerDuringAnEarlierEntrysSlowWriteDialsBeforeThatWriteEnds() throws {
+        let line = try EmulatedModemLine(emulator: EmulatorSettings())
+        defer { line.close() }
+        let clock = line.clock
+        let emulator = line.emulator
+        let button = SimButton(clock: clock)
+        let link = SimReportLink(clock: clock, dataAvailable: { emulator.registration.isRegistered })
+        let journal = LineWatchingJournal(fsync: .milliseconds(1000), atdReceived: { !emulator.dialledNumbers.isEmpty },
+                                          reportsSent: { link.received.count })
+        var alarm = AlarmSettings()
+        alarm.centreNumbers = ["+3292000101"]
+        var backends = Backends(button: button,
+                                position: SimPositionSource(clock: clock, route: SimRoute(waypoints: [(51.05, 3.72)])),
+                                network: line.driver, calls: line.driver, sms: line.driver, reportLink: link,
+                                store: InMemoryRecordStore())
+        backends.alarmAwareModem = line.driver
+        backends.journal = journal
+        let runtime = DeviceRuntime(machine: AlarmMachine(settings: alarm), identity: .init(deviceID: "BE-LOOP-1", boardName: "loop"),
+                                    clock: clock, backends: backends, silence: .noSpeaker,
+                                    logger: Logger(label: "journal-off-loop", factory: { _ in SwiftLogNoOpLogHandler() }),
+                                    eventLoop: .dedicated)
+        try runtime.start()
+        try line.openAndWaitUntilReady()
+        line.advance(.seconds(1))
+
+        button.press(holding: .milliseconds(2500))
+        line.advance(.milliseconds(1900))
+        // A step that changes what must survive a restart (a test report is queued) just before the trigger: its
+        // entry takes a second to write.
+        journal.armed.withLock { $0 = true }
+        runtime.post(.centre(CentreCommand(.selfTest)))
+        #expect(journal.armedWriteBegan.wait(timeout: .now() + 5) == .success, "the test report's entry was never written")
+        line.advance(.milliseconds(200))
+        #expect(line.waitFor { !emulator.dialledNumbers.isEmpty }, "no dial")
+        #expect(line.waitFor { link.received.contains { $0.kind == .alarm } && link.received.contains { $0.kind == .periodicTest } },
+                "the reports never left")
+        let write = try #require(journal.writes.withLock { $0.first }, "the armed write was not recorded")
+        #expect(!write.atdSeenAtStart, "the dial came before the write began: the test proves nothing")
+        #expect(write.atdSeenBeforeReturning, "the trigger waited for an earlier entry's fsync before dialling")
+        #expect(write.reportsSentBeforeReturning == 0, "the test report left before its entry was stored")
+        runtime.flushPersistence()
     }
 }
 
