@@ -134,7 +134,7 @@ struct DaemonBench {
             let excessText = excess.isEmpty ? "" : "; press sent → trigger, minus the 300 ms hold (socket, press step, "
                 + "timer lateness; NOT in the interval): median \(BenchmarkHarness.format(excess[excess.count / 2])) µs, "
                 + "max \(BenchmarkHarness.format(excess.last ?? 0)) µs"
-            return "release alarmd, board kind simulator: modem serial:<pty link>?profile=quectel-ec25 to modem-emulator "
+            return "release alarmd-sim (developer build), board kind simulator: modem serial:<pty link>?profile=quectel-ec25 to modem-emulator "
                 + "--supplementary-delay 3 --answer-after 3599 --stamp (out of process; call waiting configured once, at modem "
                 + "ready, \(BenchmarkHarness.format(BenchmarkHarness.rounded(readySeconds))) s after spawn); storage and "
                 + "journal on \(storage); \(press); each alarm ended by "
