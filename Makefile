@@ -59,6 +59,8 @@ bench: deps venv
 	$(SWIFT) build -c release --product alarm-bench
 	$(SWIFT) build -c release --product alarmd
 	$(SWIFT) build -c release --product alarmd-sim
+	@# The device footprint runs the static binary that ships when `make release` has built it.
+	@test -x .build-release/dist/alarmd || echo "note: no .build-release/dist/alarmd (make release): footprint.device runs the dynamically linked release alarmd"
 	$(SWIFT) build -c release --product modem-emulator
 	.build/release/alarm-bench --output bench/results.json
 

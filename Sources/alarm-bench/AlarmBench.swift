@@ -22,15 +22,17 @@ struct AlarmBench: ParsableCommand {
     @Option(help: "Where to write the JSON results.") var output = "bench/results.json"
     @Option(help: "Iterations per case.") var iterations = 1000
     @Option(help: "Only run cases whose name contains this.") var filter: String?
-    @Option(help: "Length of the daemon's idle window for CPU and wakeups, seconds (600 for the issue's 10 minutes).")
-    var idleSeconds = 120
-    @Option(help: "Warm start-ups of the daemon to time.") var startups = 20
+    // The developer build's idle window is short by default: the device build's rows (footprint.device) are the ones
+    // that carry the goals, and `make bench` must stay near 10 minutes.
+    @Option(help: "Length of the developer build's idle window for CPU and wakeups, seconds (600 for the issue's 10 minutes).")
+    var idleSeconds = 30
+    @Option(help: "Warm start-ups of the daemon to time.") var startups = 10
     @Option(help: "The alarmd the footprint cases run (default: the one beside alarm-bench; e.g. .build-release/dist/alarmd, the static binary make release ships).")
     var daemon: String?
     @Option(help: "The device-build alarmd the footprint.device cases run (default: the one beside alarm-bench; e.g. .build-release/dist/alarmd, the static binary make release ships).")
     var deviceDaemon: String?
     @Option(help: "Length of the device build's idle window, seconds (footprint.device).") var deviceIdleSeconds = 30
-    @Option(help: "Alarms the real daemon raises for its time-to-alarm row (default: 200, or --iterations if fewer); the tmpfs comparison a quarter.")
+    @Option(help: "Alarms the real daemon raises for its time-to-alarm row (default: 200, or --iterations if fewer); the tmpfs, slow-fsync and FIFO rows a sixth each.")
     var daemonAlarms: Int?
 
     func run() throws {
@@ -95,7 +97,7 @@ struct AlarmBench: ParsableCommand {
         try modemCases(&harness, iterations: iterations)
         try fullPathCase(&harness, iterations: iterations)
         let alarms = daemonAlarms ?? min(iterations, 200)
-        try DaemonBench(alarms: alarms, tmpfsAlarms: max(1, alarms / 4), daemonOverride: daemon).run(&harness)
+        try DaemonBench(alarms: alarms, tmpfsAlarms: max(1, alarms / 6), daemonOverride: daemon).run(&harness)
         try gpsCase(&harness, iterations: iterations)
         try dc09Cases(&harness, iterations: iterations)
         try resumeCase(&harness, iterations: iterations)

@@ -35,7 +35,12 @@ struct DeviceFootprintBench {
         let me = ChildProcess.executablePath()
         return String(me[..<(me.lastIndex(of: "/") ?? me.startIndex)])
     }
-    var daemonPath: String { daemonOverride ?? binDirectory + "/alarmd" }
+    /// The binary that ships (`make release`'s static one) when it has been built, else the release build beside.
+    var daemonPath: String {
+        if let daemonOverride { return daemonOverride }
+        return access(Self.shipped, X_OK) == 0 ? Self.shipped : binDirectory + "/alarmd"
+    }
+    static let shipped = ".build-release/dist/alarmd"
     var emulatorPath: String { binDirectory + "/modem-emulator" }
 
     func run(_ harness: inout BenchmarkHarness) throws {

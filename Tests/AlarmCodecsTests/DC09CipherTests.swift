@@ -107,7 +107,7 @@ import Testing
                       (.periodicTest, "RP", "1602"), (.batteryLow, "YT", "1302"), (.batteryRestored, "YR", "3302"),
                       (.batteryCritical, "YM", "1311"), (.modemTrouble, "YC", "1350"), (.modemRestored, "YK", "3350"),
                       (.gnssTrouble, "YX", "1380"), (.gnssRestored, "YZ", "3380"),
-                      (.buttonTrouble, "YX", "1331"), (.buttonRestored, "YZ", "3331")])
+                      (.buttonTrouble, "YX", "1331"), (.buttonRestored, "YZ", "3331"), (.provisioningTamper, "TA", "1137")])
     func everyKindHasACode(kind: ReportKind, siaCode: String, contactID: String) {
         let sia = DC09Composer(account: account, format: .siaDCS, deviceID: "BE-1").message(for: report(kind), now: now)
         #expect(sia.kind == .siaDCS)

@@ -96,7 +96,7 @@ final class SIAPeer: Sendable {
     func reports() -> [Report] {
         [ReportKind.alarm, .positionUpdate, .cancelRequested, .emergencyCallPlaced, .trackingEnded,
          .periodicTest, .batteryLow, .batteryRestored, .batteryCritical, .modemTrouble, .modemRestored,
-         .gnssTrouble, .gnssRestored, .buttonTrouble, .buttonRestored].enumerated().map { index, kind in
+         .gnssTrouble, .gnssRestored, .buttonTrouble, .buttonRestored, .provisioningTamper].enumerated().map { index, kind in
             Report(sequence: index + 1, kind: kind, alarmNumber: 1, position: fix, positionAge: .seconds(2), previousPositions: [],
                    cell: CellInfo(mcc: 206, mnc: 1, areaCode: 0x3E9, cellID: 0x1A2B3C, accessTechnology: "LTE"))
         }
@@ -128,7 +128,7 @@ final class SIAPeer: Sendable {
             .emergencyCallPlaced: ("QA", "QA"), .trackingEnded: ("HH", "HH"), .periodicTest: ("RP", "RP"),
             .batteryLow: ("YT", "YT"), .batteryRestored: ("YR", "YR"), .batteryCritical: ("YM", "YM"),
             .modemTrouble: ("YC", "YC"), .modemRestored: ("YK", "YK"), .gnssTrouble: ("YX", "YX"), .gnssRestored: ("YZ", "YZ"),
-            .buttonTrouble: ("YX", "YX"), .buttonRestored: ("YZ", "YZ"),
+            .buttonTrouble: ("YX", "YX"), .buttonRestored: ("YZ", "YZ"), .provisioningTamper: ("TA", "TA"),
         ]
         for report in reports {
             let seq = String(repeating: "0", count: 4 - String(report.sequence).count) + String(report.sequence)

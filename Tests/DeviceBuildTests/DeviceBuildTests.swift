@@ -156,6 +156,15 @@ import Testing
                                                                   "--operator-key", directory + "/operator.pub"])
         #expect(status == 2, "\(output.suffix(400))")
         #expect(output.contains("roles.modem: no backend for \"pty:sim\""), "\(output.suffix(400))")
+
+        // --check names the bundle the device runs on: counter, digest and signer, as the operator's records show them.
+        let (verified, _) = try Self.run(tool, ["verify", "--operator-key", "\(directory)/operator.pub", "\(directory)/provisioning.bundle"])
+        let digest = try #require(verified.split(whereSeparator: { !$0.isHexDigit }).first { $0.count == 16 || $0.count == 64 },
+                                  "no digest in: \(verified)")
+        let (check, _) = try Self.run(try built("alarmd"), ["--board", directory + "/board.json5", "--operator-key",
+                                                           directory + "/operator.pub", "--check"])
+        let line = check.split(separator: "\n").first { $0.contains("provisioning") } ?? ""
+        #expect(line.contains("bundle #1") && line.contains(String(digest.prefix(16))), "\(check.prefix(600))")
     }
 }
 
