@@ -29,7 +29,7 @@ struct AlarmBench: ParsableCommand {
     @Option(help: "Warm start-ups of the daemon to time.") var startups = 10
     @Option(help: "The alarmd the footprint cases run (default: the one beside alarm-bench; e.g. .build-release/dist/alarmd, the static binary make release ships).")
     var daemon: String?
-    @Option(help: "The device-build alarmd the footprint.device cases run (default: the one beside alarm-bench; e.g. .build-release/dist/alarmd, the static binary make release ships).")
+    @Option(help: "The device-build alarmd the footprint.device cases run (default: .build-release/dist/alarmd, the static binary make release ships, when it exists; else the one beside alarm-bench).")
     var deviceDaemon: String?
     @Option(help: "Length of the device build's idle window, seconds (footprint.device).") var deviceIdleSeconds = 30
     @Option(help: "Alarms the real daemon raises for its time-to-alarm row (default: 200, or --iterations if fewer); the tmpfs, slow-fsync and FIFO rows a sixth each.")
