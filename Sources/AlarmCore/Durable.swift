@@ -24,6 +24,10 @@ public struct DurableState: Sendable, Hashable, Codable {
     /// Optional: journals written before the button was supervised do not have it (absent: not reported). Kept so
     /// that a restart after a trouble report still reports the restore once the button opens.
     public var buttonTroubleReported: Bool? = nil
+    /// Optional for the same reason: without them a restart after a storage or microphone trouble report never
+    /// reported the restore.
+    public var storageTroubleReported: Bool? = nil
+    public var microphoneTroubleReported: Bool? = nil
 
     /// Every instant moved by `offset` (from the monotonic timeline it was saved on to the current one).
     public func rebased(by offset: Duration) -> DurableState {
@@ -51,7 +55,8 @@ extension AlarmState {
                             nextSequence: nextSequence, nextReportOrder: nextReportOrder, nextOutgoingCall: nextOutgoingCall,
                             alarmsRaised: alarmsRaised, counters: counters, batteryLowReported: batteryLowReported,
                             batteryCriticalReported: batteryCriticalReported, modemTroubleReported: modemTroubleReported,
-                            gnssTroubleReported: gnssTroubleReported, buttonTroubleReported: buttonTroubleReported)
+                            gnssTroubleReported: gnssTroubleReported, buttonTroubleReported: buttonTroubleReported,
+                            storageTroubleReported: storageTroubleReported, microphoneTroubleReported: microphoneTroubleReported)
     }
 }
 
@@ -73,6 +78,8 @@ extension Transition {
         state.modemTroubleReported = saved.modemTroubleReported
         state.gnssTroubleReported = saved.gnssTroubleReported
         state.buttonTroubleReported = saved.buttonTroubleReported ?? false
+        state.storageTroubleReported = saved.storageTroubleReported ?? false
+        state.microphoneTroubleReported = saved.microphoneTroubleReported ?? false
         switch saved.mode {
         case .idle:
             break

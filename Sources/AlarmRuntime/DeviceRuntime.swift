@@ -67,6 +67,7 @@ public final class DeviceRuntime: Sendable {
         var journalStored = 0
         var journalPending: (state: DurableState, generation: Int)?
         var journalWriting = false
+        var journalWroteOnce = false
         /// Reports and SMS of a step, waiting for an entry of their generation to be stored.
         var journalWaiting: [(generation: Int, release: @Sendable () -> Void)] = []
         var journalFailing = false

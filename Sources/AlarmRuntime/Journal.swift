@@ -135,9 +135,18 @@ extension DeviceRuntime {
             } else {
                 try journal.append(Array(bytes))
             }
-            inner.withLock { $0.journalled = durable; $0.journalFailing = false }
+            let firstInProcess = inner.withLock { inner -> Bool in
+                inner.journalled = durable
+                inner.journalFailing = false
+                defer { inner.journalWroteOnce = true }
+                return !inner.journalWroteOnce
+            }
             if failing {
                 logger.notice("journal writable again")
+                post(.storageHealth(true))
+            } else if firstInProcess {
+                // A trouble reported before a restart is restored by the first write that works (the core ignores
+                // this when nothing was reported).
                 post(.storageHealth(true))
             }
         } catch {
