@@ -345,7 +345,7 @@ extension AlarmBench {
         let names = ["peer.gsmmodem.dial-to-ATD", "peer.gsmmodem.answer-to-answered", "peer.gsmmodem.process-start-to-connected",
                      "peer.ours.dial-to-ATD", "peer.ours.answer-to-connected", "peer.ours.process-start-to-modem-ready"]
         if let filter, !names.contains(where: { $0.contains(filter) }) { return }
-        var comparison = PeerComparison(calls: max(5, min(50, iterations / 20)), startups: max(3, min(10, iterations / 100)),
+        var comparison = PeerComparison(calls: max(5, min(30, iterations / 20)), startups: max(3, min(10, iterations / 100)),
                                         idleWindow: .seconds(iterations >= 1000 ? 20 : 3))
         let peerMissing = PeerComparison.peerMissing()
         var peer: (dial: [Int64], detect: [Int64], startup: [Int64], startupInPython: [Int64], cpu: Double, rssKiB: Int)?
