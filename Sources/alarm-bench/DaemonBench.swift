@@ -157,13 +157,10 @@ struct DaemonBench {
             throw BenchFailure("modem-emulator did not start (see \(work)/emulator-\(name).log)")
         }
         let socket = "\(work)/\(name).sock"
-        let fifoPath = "\(work)/button-\(name).fifo"
-        if inputFIFO {
-            unlink(fifoPath)
-            guard mkfifo(fifoPath, 0o600) == 0 else { throw BenchFailure("mkfifo \(fifoPath): errno \(errno)") }
-        }
+        // The bench holds the FIFO open from the start (read-write: never blocks, never EOF for the daemon).
+        let button = inputFIFO ? try FIFOButton(path: "\(work)/button-\(name).fifo") : nil
         let board = try writeBoard(name, link: link, storage: storage, socket: socket, fsyncDelay: fsyncDelay,
-                                   button: inputFIFO ? "input:\(fifoPath)?key=KEY_PROG1" : "sim:")
+                                   button: button.map { "input:\($0.path)?key=KEY_PROG1" } ?? "sim:")
         let log = try FileDescriptor.open("\(work)/alarmd-\(name).log", O_WRONLY | O_CREAT | O_APPEND, mode: 0o600)
         let daemon: ChildProcess
         do {
@@ -182,10 +179,6 @@ struct DaemonBench {
             throw failure("the modem never became idle after start-up")
         }
         run.readySeconds = Double(SystemTime.monotonicNanoseconds() - spawnedAt) / 1e9
-        // The daemon holds the FIFO open for reading by now; the bench keeps its end open (a close would be EOF:
-        // the daemon would take the button for lost and reopen it).
-        let button = inputFIFO ? try FileDescriptor.open(fifoPath, O_WRONLY | O_NONBLOCK) : nil
-        defer { try? button?.close() }
 
         let journal = SealedJournal(sealing: FileJournal(directory: try StorageDirectory(path: storage + "/state")),
                                     with: try StorageKey.load(path: storage + "/storage.key", createIfMissing: false))
@@ -198,7 +191,7 @@ struct DaemonBench {
             emulator.clearTranscript()
             let pressedAt = SystemTime.monotonicNanoseconds()
             if let button {
-                try button.writeAll(Self.keyEvent(pressed: true), timeoutMilliseconds: 1000)
+                try button.write(value: 1)
             } else {
                 try control(socket, ["press", "0.33s"])
             }
@@ -227,7 +220,7 @@ struct DaemonBench {
             if let button {
                 let release = pressedAt + 330_000_000 - SystemTime.monotonicNanoseconds()
                 if release > 0 { pause(seconds: Double(release) / 1e9) }
-                try button.writeAll(Self.keyEvent(pressed: false), timeoutMilliseconds: 1000)
+                try button.write(value: 0)
             }
             try control(socket, ["centre-end"])
             guard waitClean(emulator, socket: socket, needSupplementary: false, timeoutMilliseconds: 10_000) else {
@@ -304,23 +297,6 @@ struct DaemonBench {
         return false
     }
 
-    /// A Linux `struct input_event` (64-bit: timeval, type, code, value) for KEY_PROG1, then EV_SYN, stamped with
-    /// CLOCK_REALTIME now, as the kernel stamps events on a device that was not asked for monotonic stamps.
-    static func keyEvent(pressed: Bool) -> [UInt8] {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        func record(type: UInt16, code: UInt16, value: Int32) -> [UInt8] {
-            var bytes: [UInt8] = []
-            withUnsafeBytes(of: Int64(now.tv_sec).littleEndian) { bytes += $0 }
-            withUnsafeBytes(of: Int64(now.tv_nsec / 1000).littleEndian) { bytes += $0 }
-            withUnsafeBytes(of: type.littleEndian) { bytes += $0 }
-            withUnsafeBytes(of: code.littleEndian) { bytes += $0 }
-            withUnsafeBytes(of: value.littleEndian) { bytes += $0 }
-            return bytes
-        }
-        return record(type: 1, code: 148, value: pressed ? 1 : 0) + record(type: 0, code: 0, value: 0)
-    }
-
     func writeBoard(_ name: String, link: String, storage: String, socket: String, fsyncDelay: String?,
                     button: String = "sim:") throws -> String {
         let slowStorage = fsyncDelay.map { "storage: { fsyncDelay: \"\($0)\" }, " } ?? ""
@@ -337,15 +313,7 @@ struct DaemonBench {
         return "\(work)/\(name).json5"
     }
 
-    func pause(seconds: Double) {
-        var left = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - Double(Int(seconds))) * 1e9))
-        var request = left
-        while nanosleep(&request, &left) == -1 && errno == EINTR { request = left }
-    }
 
-    func removeTree(_ path: String) {
-        _ = try? ChildProcess.spawn("/bin/rm", ["-rf", path]).wait(timeoutMilliseconds: 10_000)
-    }
 }
 
 /// The out-of-process `modem-emulator`: control commands on its stdin, its stamped transcript read from its stdout.

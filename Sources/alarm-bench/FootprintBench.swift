@@ -322,11 +322,6 @@ struct FootprintBench {
         return "\(work)/\(name).json5"
     }
 
-    func pause(seconds: Double) {
-        var left = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - Double(Int(seconds))) * 1e9))
-        var request = left
-        while nanosleep(&request, &left) == -1 && errno == EINTR { request = left }
-    }
 
     func mb(_ kib: Int) -> Double { BenchmarkHarness.rounded(BenchmarkHarness.megabytes(kibibytes: kib)) }
 
@@ -335,9 +330,6 @@ struct FootprintBench {
         return String(bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] })
     }
 
-    func removeTree(_ path: String) {
-        _ = try? ChildProcess.spawn("/bin/rm", ["-rf", path]).wait(timeoutMilliseconds: 10_000)
-    }
 }
 
 extension String {
