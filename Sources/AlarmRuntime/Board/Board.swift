@@ -163,6 +163,11 @@ public struct Board: Sendable {
     public var provisioning: ProvisioningStatus?
 
     public static func load(path: String) throws(BoardError) -> Board {
+        try parse(try readFile(path), file: path)
+    }
+
+    /// A board file's bytes, or the error that names it.
+    static func readFile(_ path: String) throws(BoardError) -> [UInt8] {
         let bytes: [UInt8]?
         do {
             bytes = try StorageDirectory.readFile(path)
@@ -170,7 +175,7 @@ public struct Board: Sendable {
             throw BoardError(file: path, key: "", problem: "cannot read the board file: \(error)")
         }
         guard let bytes else { throw BoardError(file: path, key: "", problem: "no such board file") }
-        return try parse(bytes, file: path)
+        return bytes
     }
 
     public static func parse(_ bytes: [UInt8], file: String) throws(BoardError) -> Board {

@@ -37,14 +37,7 @@ public enum ProvisionedBoard {
     static let keptRecord = "provisioning-bundle"
 
     public static func load(path: String, operatorKeyPath: String = defaultOperatorKeyPath) throws(BoardError) -> Board {
-        let bytes: [UInt8]?
-        do {
-            bytes = try StorageDirectory.readFile(path)
-        } catch {
-            throw BoardError(file: path, key: "", problem: "cannot read the board file: \(error)")
-        }
-        guard let bytes else { throw BoardError(file: path, key: "", problem: "no such board file") }
-        return try read(bytes, file: path, operatorKeyPath: operatorKeyPath)
+        try read(try Board.readFile(path), file: path, operatorKeyPath: operatorKeyPath)
     }
 
     public static func read(_ bytes: [UInt8], file: String, operatorKeyPath: String) throws(BoardError) -> Board {
