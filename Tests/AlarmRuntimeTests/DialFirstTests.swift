@@ -69,6 +69,31 @@ final class LineWatchingJournal: JournalStore {
     }
 }
 
+/// A device on the emulated line: the real AT driver, a simulated button, position and report link, and storage whose
+/// every write takes `fsync` while it watches the line.
+func slowStorageDevice(on line: EmulatedModemLine, fsync: Duration, eventLoop: DeviceRuntime.EventLoop)
+    -> (DeviceRuntime, SimButton, SimReportLink, LineWatchingJournal) {
+    let clock = line.clock
+    let emulator = line.emulator
+    let button = SimButton(clock: clock)
+    let link = SimReportLink(clock: clock, dataAvailable: { emulator.registration.isRegistered })
+    let journal = LineWatchingJournal(fsync: fsync, atdReceived: { !emulator.dialledNumbers.isEmpty },
+                                      reportsSent: { link.received.count })
+    var alarm = AlarmSettings()
+    alarm.centreNumbers = ["+3292000101"]
+    var backends = Backends(button: button,
+                            position: SimPositionSource(clock: clock, route: SimRoute(waypoints: [(51.05, 3.72)])),
+                            network: line.driver, calls: line.driver, sms: line.driver, reportLink: link,
+                            store: InMemoryRecordStore())
+    backends.alarmAwareModem = line.driver
+    backends.journal = journal
+    let runtime = DeviceRuntime(machine: AlarmMachine(settings: alarm), identity: .init(deviceID: "BE-DIAL-1", boardName: "dial"),
+                                clock: clock, backends: backends, silence: .noSpeaker,
+                                logger: Logger(label: "slow-storage", factory: { _ in SwiftLogNoOpLogHandler() }),
+                                eventLoop: eventLoop)
+    return (runtime, button, link, journal)
+}
+
 @Suite(.serialized) struct DialFirstTests {
     /// The trigger's dial reaches the modem before the journal's fsync returns and without any supplementary-service
     /// request ahead of it; the alarm report (whose sequence must survive a restart) leaves only after its entry.
@@ -81,21 +106,7 @@ final class LineWatchingJournal: JournalStore {
         defer { line.close() }
         let clock = line.clock
         let emulator = line.emulator
-        let button = SimButton(clock: clock)
-        let link = SimReportLink(clock: clock, dataAvailable: { emulator.registration.isRegistered })
-        let journal = LineWatchingJournal(fsync: .milliseconds(200), atdReceived: { !emulator.dialledNumbers.isEmpty },
-                                  reportsSent: { link.received.count })
-        var alarm = AlarmSettings()
-        alarm.centreNumbers = ["+3292000101"]
-        var backends = Backends(button: button,
-                                position: SimPositionSource(clock: clock, route: SimRoute(waypoints: [(51.05, 3.72)])),
-                                network: line.driver, calls: line.driver, sms: line.driver, reportLink: link,
-                                store: InMemoryRecordStore())
-        backends.alarmAwareModem = line.driver
-        backends.journal = journal
-        let runtime = DeviceRuntime(machine: AlarmMachine(settings: alarm), identity: .init(deviceID: "BE-DIAL-1", boardName: "dial"),
-                                    clock: clock, backends: backends, silence: .noSpeaker,
-                                    logger: Logger(label: "dial-first", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let (runtime, button, link, journal) = slowStorageDevice(on: line, fsync: .milliseconds(200), eventLoop: .callerThread)
         try runtime.start()
         try line.openAndWaitUntilReady()
         // Call waiting is switched off once the modem is ready (3 s at the network), never at the trigger.
@@ -129,22 +140,7 @@ final class LineWatchingJournal: JournalStore {
         defer { line.close() }
         let clock = line.clock
         let emulator = line.emulator
-        let button = SimButton(clock: clock)
-        let link = SimReportLink(clock: clock, dataAvailable: { emulator.registration.isRegistered })
-        let journal = LineWatchingJournal(fsync: .milliseconds(1000), atdReceived: { !emulator.dialledNumbers.isEmpty },
-                                          reportsSent: { link.received.count })
-        var alarm = AlarmSettings()
-        alarm.centreNumbers = ["+3292000101"]
-        var backends = Backends(button: button,
-                                position: SimPositionSource(clock: clock, route: SimRoute(waypoints: [(51.05, 3.72)])),
-                                network: line.driver, calls: line.driver, sms: line.driver, reportLink: link,
-                                store: InMemoryRecordStore())
-        backends.alarmAwareModem = line.driver
-        backends.journal = journal
-        let runtime = DeviceRuntime(machine: AlarmMachine(settings: alarm), identity: .init(deviceID: "BE-LOOP-1", boardName: "loop"),
-                                    clock: clock, backends: backends, silence: .noSpeaker,
-                                    logger: Logger(label: "journal-off-loop", factory: { _ in SwiftLogNoOpLogHandler() }),
-                                    eventLoop: .dedicated)
+        let (runtime, button, link, journal) = slowStorageDevice(on: line, fsync: .milliseconds(1000), eventLoop: .dedicated)
         try runtime.start()
         try line.openAndWaitUntilReady()
         line.advance(.seconds(1))
