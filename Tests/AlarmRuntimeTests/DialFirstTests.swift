@@ -104,7 +104,6 @@ func slowStorageDevice(on line: EmulatedModemLine, fsync: Duration, eventLoop: D
         network.dialAcceptDelay = .milliseconds(300)
         let line = try EmulatedModemLine(emulator: network)
         defer { line.close() }
-        let clock = line.clock
         let emulator = line.emulator
         let (runtime, button, link, journal) = slowStorageDevice(on: line, fsync: .milliseconds(200), eventLoop: .callerThread)
         try runtime.start()
@@ -138,7 +137,6 @@ func slowStorageDevice(on line: EmulatedModemLine, fsync: Duration, eventLoop: D
     @Test func aTriggerDuringAnEarlierEntrysSlowWriteDialsBeforeThatWriteEnds() throws {
         let line = try EmulatedModemLine(emulator: EmulatorSettings())
         defer { line.close() }
-        let clock = line.clock
         let emulator = line.emulator
         let (runtime, button, link, journal) = slowStorageDevice(on: line, fsync: .milliseconds(1000), eventLoop: .dedicated)
         try runtime.start()
