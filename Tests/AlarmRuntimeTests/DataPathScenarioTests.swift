@@ -133,7 +133,8 @@ struct DataPathScenarioTests {
         // Updates flow over IP again, and nothing that must arrive is left waiting.
         d.advance(.seconds(21))
         #expect(d.waitFor { !d.acknowledged(.positionUpdate).isEmpty })
-        #expect(!d.runtime.coreState.outbox.values.contains { $0.report.kind == .alarm })
+        // The centre's ACK reaches the core through the link's queue and the event loop: wait for it, under load too.
+        #expect(d.waitFor { !d.runtime.coreState.outbox.values.contains { $0.report.kind == .alarm } })
         #expect(d.centre.received.allSatisfy { $0.frame.report.kind != .alarm || $0.frame.report.sequence == alarmSequence })
     }
 
